@@ -1,0 +1,98 @@
+#include "actors/atomic_file.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <random>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace pilot::actors {
+
+namespace {
+
+boost::system::error_code last_error() {
+  return {errno, boost::system::system_category()};
+}
+
+boost::system::error_code create_directories_0700(
+  const std::filesystem::path& dir) {
+  if (dir.empty())
+    return {};
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec))
+    return {};
+  auto parent = dir.parent_path();
+  if (parent != dir)
+    if (auto err = create_directories_0700(parent))
+      return err;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return last_error();
+  return {};
+}
+
+boost::system::error_code write_all(int fd, std::string_view content) {
+  while (!content.empty()) {
+    auto n = ::write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return last_error();
+    }
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+std::filesystem::path temporary_name(const std::filesystem::path& path) {
+  std::random_device rd;
+  auto name = path.filename().string() + ".tmp-" + std::to_string(::getpid())
+              + "-" + std::to_string(rd());
+  return path.parent_path() / name;
+}
+
+} // namespace
+
+boost::system::error_code
+write_file_atomically(const std::filesystem::path& path,
+                      std::string_view content, std::filesystem::perms mode) {
+  auto dir = path.parent_path();
+  if (auto err = create_directories_0700(dir))
+    return err;
+  auto tmp = temporary_name(path);
+  auto fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                   static_cast<mode_t>(mode));
+  if (fd < 0)
+    return last_error();
+  auto fail = [&](boost::system::error_code err) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return err;
+  };
+  // The umask may have narrowed the mode; set it exactly.
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0)
+    return fail(last_error());
+  if (auto err = write_all(fd, content))
+    return fail(err);
+  if (::fsync(fd) != 0)
+    return fail(last_error());
+  if (::close(fd) != 0) {
+    auto err = last_error();
+    ::unlink(tmp.c_str());
+    return err;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto err = last_error();
+    ::unlink(tmp.c_str());
+    return err;
+  }
+  auto dir_fd = ::open(dir.empty() ? "." : dir.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return {};
+}
+
+} // namespace pilot::actors

@@ -1,0 +1,1 @@
+#include "actors/daemon_options.hpp"

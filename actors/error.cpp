@@ -1,0 +1,1 @@
+#include "actors/error.hpp"

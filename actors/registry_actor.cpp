@@ -1,0 +1,1 @@
+#include "actors/registry_actor.hpp"

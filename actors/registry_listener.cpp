@@ -1,0 +1,1 @@
+#include "actors/registry_listener.hpp"

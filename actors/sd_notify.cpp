@@ -1,0 +1,1 @@
+#include "actors/sd_notify.hpp"

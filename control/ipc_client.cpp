@@ -1,0 +1,1 @@
+#include "control/ipc_client.hpp"

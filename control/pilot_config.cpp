@@ -1,0 +1,1 @@
+#include "control/pilot_config.hpp"

@@ -1,0 +1,1 @@
+#include "protocol/base64.hpp"

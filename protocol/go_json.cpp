@@ -1,0 +1,1 @@
+#include "protocol/go_json.hpp"

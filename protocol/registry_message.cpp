@@ -1,0 +1,1 @@
+#include "protocol/registry_message.hpp"

@@ -1,0 +1,1 @@
+#include "protocol/utf8.hpp"

@@ -1,0 +1,1 @@
+#include "protocol/webhook_url.hpp"

@@ -1,0 +1,3 @@
+#include "actors/atomic_file.hpp"
+
+#include <doctest/doctest.h>

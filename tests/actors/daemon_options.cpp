@@ -1,0 +1,3 @@
+#include "actors/daemon_options.hpp"
+
+#include <doctest/doctest.h>

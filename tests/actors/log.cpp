@@ -1,0 +1,3 @@
+#include "actors/log.hpp"
+
+#include <doctest/doctest.h>

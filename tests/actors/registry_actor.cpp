@@ -1,0 +1,3 @@
+#include "actors/registry_actor.hpp"
+
+#include <doctest/doctest.h>

@@ -1,0 +1,3 @@
+#include "actors/registry_service.hpp"
+
+#include <doctest/doctest.h>

@@ -1,0 +1,3 @@
+#include "actors/sd_notify.hpp"
+
+#include <doctest/doctest.h>

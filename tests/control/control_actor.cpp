@@ -1,0 +1,3 @@
+#include "control/control_actor.hpp"
+
+#include <doctest/doctest.h>

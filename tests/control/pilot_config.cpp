@@ -1,0 +1,3 @@
+#include "control/pilot_config.hpp"
+
+#include <doctest/doctest.h>

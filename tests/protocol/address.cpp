@@ -1,0 +1,3 @@
+#include "protocol/address.hpp"
+
+#include <doctest/doctest.h>

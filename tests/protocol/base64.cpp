@@ -1,0 +1,3 @@
+#include "protocol/base64.hpp"
+
+#include <doctest/doctest.h>

@@ -1,0 +1,3 @@
+#include "protocol/events.hpp"
+
+#include <doctest/doctest.h>

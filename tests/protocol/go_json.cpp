@@ -1,0 +1,3 @@
+#include "protocol/go_json.hpp"
+
+#include <doctest/doctest.h>

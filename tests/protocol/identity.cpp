@@ -1,0 +1,3 @@
+#include "protocol/identity.hpp"
+
+#include <doctest/doctest.h>

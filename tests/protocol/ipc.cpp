@@ -1,0 +1,3 @@
+#include "protocol/ipc.hpp"
+
+#include <doctest/doctest.h>

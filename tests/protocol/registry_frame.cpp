@@ -1,0 +1,3 @@
+#include "protocol/registry_frame.hpp"
+
+#include <doctest/doctest.h>

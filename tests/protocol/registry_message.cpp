@@ -1,0 +1,3 @@
+#include "protocol/registry_message.hpp"
+
+#include <doctest/doctest.h>

@@ -1,0 +1,3 @@
+#include "protocol/utf8.hpp"
+
+#include <doctest/doctest.h>

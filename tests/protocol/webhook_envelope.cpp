@@ -1,0 +1,3 @@
+#include "protocol/webhook_envelope.hpp"
+
+#include <doctest/doctest.h>

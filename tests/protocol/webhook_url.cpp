@@ -1,0 +1,3 @@
+#include "protocol/webhook_url.hpp"
+
+#include <doctest/doctest.h>

@@ -1,0 +1,3 @@
+#include "webhook/http_client.hpp"
+
+#include <doctest/doctest.h>

@@ -1,0 +1,3 @@
+#include "webhook/webhook_actor.hpp"
+
+#include <doctest/doctest.h>

@@ -1,0 +1,1 @@
+#include "webhook/http_client.hpp"

@@ -1,0 +1,1 @@
+#include "webhook/webhook_actor.hpp"
