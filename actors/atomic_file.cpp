@@ -15,8 +15,8 @@ boost::system::error_code last_error() {
   return {errno, boost::system::system_category()};
 }
 
-boost::system::error_code create_directories_0700(
-  const std::filesystem::path& dir) {
+boost::system::error_code
+create_directories_0700(const std::filesystem::path& dir) {
   if (dir.empty())
     return {};
   std::error_code ec;

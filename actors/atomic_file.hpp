@@ -12,11 +12,9 @@ namespace pilot::actors {
 /// `path` and flushes the directory. Readers see the old or the new file,
 /// never a mix. Creates missing parent directories with mode 0700. On error
 /// the old file is left as it was and the temporary file is removed.
-boost::system::error_code
-write_file_atomically(const std::filesystem::path& path,
-                      std::string_view content,
-                      std::filesystem::perms mode
-                      = std::filesystem::perms::owner_read
-                        | std::filesystem::perms::owner_write);
+boost::system::error_code write_file_atomically(
+    const std::filesystem::path& path, std::string_view content,
+    std::filesystem::perms mode
+    = std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 
 } // namespace pilot::actors

@@ -57,19 +57,19 @@ typename Inspector::result_type inspect(Inspector& f, registry_reply& x) {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pilot::protocol::event)
 
 CAF_BEGIN_TYPE_ID_BLOCK(pilot_actors, caf::first_custom_type_id)
-  CAF_ADD_TYPE_ID(pilot_actors, (pilot::actors::node_info))
-  CAF_ADD_TYPE_ID(pilot_actors, (pilot::actors::registry_reply))
-  CAF_ADD_TYPE_ID(pilot_actors, (std::vector<std::string>))
+CAF_ADD_TYPE_ID(pilot_actors, (pilot::actors::node_info))
+CAF_ADD_TYPE_ID(pilot_actors, (pilot::actors::registry_reply))
+CAF_ADD_TYPE_ID(pilot_actors, (std::vector<std::string>))
 
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, node_id_atom, "node_id")
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, info_atom, "info")
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, hostname_atom, "hostname")
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, visibility_atom, "visible")
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, tags_atom, "tags")
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, find_atom, "find")
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, deregister_atom, "dereg")
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, heartbeat_atom, "heartbeat")
-  CAF_ADD_ATOM(pilot_actors, pilot::actors, stop_atom, "stop")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, node_id_atom, "node_id")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, info_atom, "info")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, hostname_atom, "hostname")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, visibility_atom, "visible")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, tags_atom, "tags")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, find_atom, "find")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, deregister_atom, "dereg")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, heartbeat_atom, "heartbeat")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, stop_atom, "stop")
 CAF_END_TYPE_ID_BLOCK(pilot_actors)
 
 namespace pilot::actors {
@@ -80,8 +80,8 @@ namespace pilot::actors {
 /// - `event`: raise one event. Never answered, never blocks the sender.
 /// - `(node_id_atom, id)`: the node ID to stamp on events raised from now on.
 using event_sink_actor
-  = caf::typed_actor<caf::reacts_to<protocol::event>,
-                     caf::reacts_to<node_id_atom, std::uint32_t>>;
+    = caf::typed_actor<caf::reacts_to<protocol::event>,
+                       caf::reacts_to<node_id_atom, std::uint32_t>>;
 
 /// The daemon's registry client. Each request that touches the registry
 /// answers with the registry's response JSON, or with an error whose context
@@ -98,13 +98,13 @@ using event_sink_actor
 /// - `heartbeat_atom`, `registry_reply`: the actor's own timer and the
 ///   answers of its registry connection.
 using registry_actor = caf::typed_actor<
-  caf::replies_to<info_atom>::with<node_info>,
-  caf::replies_to<hostname_atom, std::string>::with<std::string>,
-  caf::replies_to<visibility_atom, bool>::with<std::string>,
-  caf::replies_to<tags_atom, std::vector<std::string>>::with<std::string>,
-  caf::replies_to<find_atom, std::string>::with<std::string>,
-  caf::replies_to<deregister_atom>::with<std::string>,
-  caf::replies_to<stop_atom>::with<bool>, caf::reacts_to<heartbeat_atom>,
-  caf::reacts_to<registry_reply>>;
+    caf::replies_to<info_atom>::with<node_info>,
+    caf::replies_to<hostname_atom, std::string>::with<std::string>,
+    caf::replies_to<visibility_atom, bool>::with<std::string>,
+    caf::replies_to<tags_atom, std::vector<std::string>>::with<std::string>,
+    caf::replies_to<find_atom, std::string>::with<std::string>,
+    caf::replies_to<deregister_atom>::with<std::string>,
+    caf::replies_to<stop_atom>::with<bool>, caf::reacts_to<heartbeat_atom>,
+    caf::reacts_to<registry_reply>>;
 
 } // namespace pilot::actors

@@ -35,8 +35,8 @@ std::string utc_now() {
   using namespace std::chrono;
   auto now = system_clock::now();
   auto secs = system_clock::to_time_t(now);
-  auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count()
-                % 1000;
+  auto millis
+      = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[32];
@@ -136,8 +136,8 @@ void write(level lvl, std::string_view component, std::string_view event_id,
   if (!enabled(lvl))
     return;
   try {
-    auto line = format_line(format_.load(), utc_now(), lvl, component,
-                            event_id, message, fields);
+    auto line = format_line(format_.load(), utc_now(), lvl, component, event_id,
+                            message, fields);
     std::lock_guard<std::mutex> guard{write_mutex_};
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);

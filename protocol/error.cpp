@@ -8,9 +8,7 @@ namespace {
 
 class category final : public boost::system::error_category {
 public:
-  const char* name() const noexcept override {
-    return "pilot.protocol";
-  }
+  const char* name() const noexcept override { return "pilot.protocol"; }
 
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {

@@ -49,4 +49,4 @@ using result = boost::system::result<T, boost::system::error_code>;
 
 template <>
 struct boost::system::is_error_code_enum<pilot::protocol::errc>
-  : std::true_type {};
+    : std::true_type {};

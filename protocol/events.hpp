@@ -191,15 +191,16 @@ struct pubsub_published {
 };
 
 /// Any one of the 26 webhook events.
-using event = std::variant<
-  node_registered, node_reregistered, node_deregistered, conn_syn_received,
-  conn_established, conn_fin, conn_rst, conn_idle_timeout, tunnel_peer_added,
-  tunnel_established, tunnel_relay_activated, security_syn_rate_limited,
-  security_nonce_replay, data_datagram, message_received, file_received,
-  handshake_received, handshake_pending, handshake_auto_approved,
-  handshake_approved, handshake_rejected, trust_revoked,
-  trust_revoked_by_peer, pubsub_subscribed, pubsub_unsubscribed,
-  pubsub_published>;
+using event
+    = std::variant<node_registered, node_reregistered, node_deregistered,
+                   conn_syn_received, conn_established, conn_fin, conn_rst,
+                   conn_idle_timeout, tunnel_peer_added, tunnel_established,
+                   tunnel_relay_activated, security_syn_rate_limited,
+                   security_nonce_replay, data_datagram, message_received,
+                   file_received, handshake_received, handshake_pending,
+                   handshake_auto_approved, handshake_approved,
+                   handshake_rejected, trust_revoked, trust_revoked_by_peer,
+                   pubsub_subscribed, pubsub_unsubscribed, pubsub_published>;
 
 /// Returns the webhook name of `e`, such as `node.registered`.
 std::string_view event_name(const event& e) noexcept;

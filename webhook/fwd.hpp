@@ -53,9 +53,9 @@ typename Inspector::result_type inspect(Inspector& f, webhook_stats& x) {
 /// handler to the webhook actor.
 struct attempt_result {
   std::uint64_t attempt_id = 0;
-  int status = 0;             ///< HTTP status; 0 when no response arrived.
-  std::string failure_class;  ///< Empty, `timeout`, `connect`, `dns`, `tls`.
-  std::string detail;         ///< Error text for logs; never a secret.
+  int status = 0;            ///< HTTP status; 0 when no response arrived.
+  std::string failure_class; ///< Empty, `timeout`, `connect`, `dns`, `tls`.
+  std::string detail;        ///< Error text for logs; never a secret.
   std::int64_t latency_us = 0;
 };
 
@@ -68,13 +68,13 @@ typename Inspector::result_type inspect(Inspector& f, attempt_result& x) {
 } // namespace pilot::webhook
 
 CAF_BEGIN_TYPE_ID_BLOCK(pilot_webhook, caf::first_custom_type_id + 100)
-  CAF_ADD_TYPE_ID(pilot_webhook, (pilot::webhook::webhook_stats))
-  CAF_ADD_TYPE_ID(pilot_webhook, (pilot::webhook::attempt_result))
+CAF_ADD_TYPE_ID(pilot_webhook, (pilot::webhook::webhook_stats))
+CAF_ADD_TYPE_ID(pilot_webhook, (pilot::webhook::attempt_result))
 
-  CAF_ADD_ATOM(pilot_webhook, pilot::webhook, set_url_atom, "set_url")
-  CAF_ADD_ATOM(pilot_webhook, pilot::webhook, stats_atom, "stats")
-  CAF_ADD_ATOM(pilot_webhook, pilot::webhook, drain_atom, "drain")
-  CAF_ADD_ATOM(pilot_webhook, pilot::webhook, probe_atom, "probe")
+CAF_ADD_ATOM(pilot_webhook, pilot::webhook, set_url_atom, "set_url")
+CAF_ADD_ATOM(pilot_webhook, pilot::webhook, stats_atom, "stats")
+CAF_ADD_ATOM(pilot_webhook, pilot::webhook, drain_atom, "drain")
+CAF_ADD_ATOM(pilot_webhook, pilot::webhook, probe_atom, "probe")
 CAF_END_TYPE_ID_BLOCK(pilot_webhook)
 
 namespace pilot::webhook {
@@ -89,9 +89,9 @@ namespace pilot::webhook {
 /// - `probe_atom`, `attempt_result`: the actor's own back-off timer and the
 ///   answers of its HTTP client.
 using webhook_actor = actors::event_sink_actor::extend<
-  caf::replies_to<set_url_atom, std::string>::with<std::string>,
-  caf::replies_to<stats_atom>::with<webhook_stats>,
-  caf::replies_to<drain_atom>::with<webhook_stats>, caf::reacts_to<probe_atom>,
-  caf::reacts_to<attempt_result>>;
+    caf::replies_to<set_url_atom, std::string>::with<std::string>,
+    caf::replies_to<stats_atom>::with<webhook_stats>,
+    caf::replies_to<drain_atom>::with<webhook_stats>,
+    caf::reacts_to<probe_atom>, caf::reacts_to<attempt_result>>;
 
 } // namespace pilot::webhook
