@@ -1,1 +1,46 @@
 #pragma once
+
+#include "actors/fwd.hpp"
+#include "control/fwd.hpp"
+#include "webhook/fwd.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+
+namespace pilot::control {
+
+/// Settings of the local control socket and the node facts that Info reports.
+struct control_options {
+  /// The Unix socket path (`--socket`).
+  std::filesystem::path socket_path{"/tmp/pilot.sock"};
+  /// Clients connected at once; further connections are closed at accept.
+  std::size_t max_clients = 64;
+  /// Deadline of each request the control actor sends to another actor.
+  std::chrono::milliseconds request_timeout{10'000};
+  /// Info `encrypt`: whether tunnel encryption is on.
+  bool encrypt = true;
+  /// Info `identity`: whether an identity file is configured.
+  bool identity_configured = false;
+  /// The daemon's start time, for Info `uptime_secs`.
+  std::chrono::steady_clock::time_point started_at
+      = std::chrono::steady_clock::now();
+};
+
+/// Creates the control socket at `options.socket_path` with mode 0600, starts
+/// accepting clients on `io` and spawns the control actor that answers them.
+/// A stale socket file is replaced; a socket on which a daemon answers is
+/// left alone and the call fails with "socket in use". Sending the returned
+/// actor an exit message closes every client and removes the socket file.
+/// `io` must outlive the actor; it may run on any number of threads.
+caf::expected<control_actor> start_control(caf::actor_system& sys,
+                                           boost::asio::io_context& io,
+                                           control_options options,
+                                           actors::registry_actor registry,
+                                           webhook::webhook_actor webhook);
+
+} // namespace pilot::control

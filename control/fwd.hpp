@@ -1,0 +1,40 @@
+#pragma once
+
+#include "webhook/fwd.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+/// Message types and the typed handle of the control actor, which serves the
+/// daemon's local IPC socket.
+namespace pilot::control {
+
+/// Delivers the encoded reply frame of one IPC request to its client. Safe to
+/// call from any thread; the control actor calls it exactly once per request.
+using reply_function = std::function<void(std::string frame)>;
+
+/// One request frame read from an IPC client.
+struct ipc_request {
+  std::uint8_t command = 0; ///< The raw command byte, known or not.
+  std::string payload;      ///< The bytes after the command byte.
+  reply_function reply;     ///< Where the reply frame goes.
+};
+
+} // namespace pilot::control
+
+// IPC requests travel only between the socket sessions and the control actor
+// of one process and are never serialized, so CAF may carry the callback.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pilot::control::ipc_request)
+
+namespace pilot::control {
+
+/// The control actor. Each `ipc_request` gets exactly one reply frame through
+/// its `reply` function: the command's reply, or an error frame (0x0A).
+using control_actor = caf::typed_actor<caf::reacts_to<ipc_request>>;
+
+} // namespace pilot::control
