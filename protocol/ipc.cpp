@@ -1,1 +1,301 @@
 #include "protocol/ipc.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <simdjson.h>
+
+#include <cassert>
+#include <cstdio>
+
+namespace pilot::protocol {
+
+namespace {
+
+void put_u16(std::string& out, std::uint16_t value) {
+  out += static_cast<char>(value >> 8);
+  out += static_cast<char>(value);
+}
+
+void put_u32(std::string& out, std::uint32_t value) {
+  out += static_cast<char>(value >> 24);
+  out += static_cast<char>(value >> 16);
+  out += static_cast<char>(value >> 8);
+  out += static_cast<char>(value);
+}
+
+void put_address(std::string& out, const ipc_address& address) {
+  put_u16(out, address.network);
+  put_u32(out, address.node);
+}
+
+std::uint16_t get_u16(std::string_view in, std::size_t at) {
+  auto byte = [&](std::size_t i) {
+    return static_cast<std::uint16_t>(static_cast<unsigned char>(in[at + i]));
+  };
+  return static_cast<std::uint16_t>(byte(0) << 8 | byte(1));
+}
+
+std::uint32_t get_u32(std::string_view in, std::size_t at) {
+  auto byte = [&](std::size_t i) {
+    return std::uint32_t{static_cast<unsigned char>(in[at + i])};
+  };
+  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+}
+
+ipc_address get_address(std::string_view in, std::size_t at) {
+  return {get_u16(in, at), get_u32(in, at + 2)};
+}
+
+} // namespace
+
+std::string_view to_string(ipc_command cmd) noexcept {
+  switch (cmd) {
+    case ipc_command::bind:
+      return "bind";
+    case ipc_command::bind_ok:
+      return "bind_ok";
+    case ipc_command::dial:
+      return "dial";
+    case ipc_command::dial_ok:
+      return "dial_ok";
+    case ipc_command::accept:
+      return "accept";
+    case ipc_command::send:
+      return "send";
+    case ipc_command::recv:
+      return "recv";
+    case ipc_command::close:
+      return "close";
+    case ipc_command::close_ok:
+      return "close_ok";
+    case ipc_command::error:
+      return "error";
+    case ipc_command::send_to:
+      return "send_to";
+    case ipc_command::recv_from:
+      return "recv_from";
+    case ipc_command::info:
+      return "info";
+    case ipc_command::info_ok:
+      return "info_ok";
+    case ipc_command::handshake:
+      return "handshake";
+    case ipc_command::handshake_ok:
+      return "handshake_ok";
+    case ipc_command::resolve_hostname:
+      return "resolve_hostname";
+    case ipc_command::resolve_hostname_ok:
+      return "resolve_hostname_ok";
+    case ipc_command::set_hostname:
+      return "set_hostname";
+    case ipc_command::set_hostname_ok:
+      return "set_hostname_ok";
+    case ipc_command::set_visibility:
+      return "set_visibility";
+    case ipc_command::set_visibility_ok:
+      return "set_visibility_ok";
+    case ipc_command::deregister:
+      return "deregister";
+    case ipc_command::deregister_ok:
+      return "deregister_ok";
+    case ipc_command::set_tags:
+      return "set_tags";
+    case ipc_command::set_tags_ok:
+      return "set_tags_ok";
+    case ipc_command::set_webhook:
+      return "set_webhook";
+    case ipc_command::set_webhook_ok:
+      return "set_webhook_ok";
+    case ipc_command::set_task_exec:
+      return "set_task_exec";
+    case ipc_command::set_task_exec_ok:
+      return "set_task_exec_ok";
+    case ipc_command::webhook_stats:
+      return "webhook_stats";
+    case ipc_command::webhook_stats_ok:
+      return "webhook_stats_ok";
+  }
+  return {};
+}
+
+bool is_known(ipc_command cmd) noexcept {
+  return !to_string(cmd).empty();
+}
+
+std::string format_command_byte(std::uint8_t cmd) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "0x%02X", static_cast<unsigned>(cmd));
+  return text;
+}
+
+std::string encode_ipc_frame(ipc_command cmd, std::string_view payload) {
+  assert(1 + payload.size() <= max_ipc_frame_size);
+  std::string frame;
+  frame.reserve(ipc_frame_header_size + 1 + payload.size());
+  put_u32(frame, static_cast<std::uint32_t>(1 + payload.size()));
+  frame += static_cast<char>(cmd);
+  frame += payload;
+  return frame;
+}
+
+void ipc_frame_decoder::feed(std::string_view bytes) {
+  // Drop the consumed prefix before it grows beyond what is still unread.
+  if (start_ > 0 && start_ >= buffer_.size() - start_) {
+    buffer_.erase(0, start_);
+    start_ = 0;
+  }
+  buffer_.append(bytes);
+}
+
+result<std::optional<ipc_frame>> ipc_frame_decoder::next() {
+  if (failed_)
+    return errc::oversized;
+  for (;;) {
+    std::string_view rest{buffer_};
+    rest.remove_prefix(start_);
+    if (rest.size() < ipc_frame_header_size)
+      return std::optional<ipc_frame>{};
+    std::size_t size = get_u32(rest, 0);
+    if (size > max_ipc_frame_size) {
+      failed_ = true;
+      return errc::oversized;
+    }
+    if (rest.size() < ipc_frame_header_size + size)
+      return std::optional<ipc_frame>{};
+    start_ += ipc_frame_header_size + size;
+    if (size == 0)
+      continue;
+    ipc_frame frame;
+    frame.command = static_cast<ipc_command>(rest[ipc_frame_header_size]);
+    frame.payload.assign(rest.substr(ipc_frame_header_size + 1, size - 1));
+    if (start_ == buffer_.size()) {
+      buffer_.clear();
+      start_ = 0;
+    }
+    return std::optional<ipc_frame>{std::move(frame)};
+  }
+}
+
+std::string encode_ipc_error(std::string_view message) {
+  std::string payload;
+  payload.reserve(2 + message.size());
+  put_u16(payload, ipc_error_code);
+  payload += message;
+  return encode_ipc_frame(ipc_command::error, payload);
+}
+
+result<std::string> decode_ipc_error(std::string_view payload) {
+  if (payload.size() < 2)
+    return errc::truncated;
+  return std::string{payload.substr(2)};
+}
+
+std::string encode_set_visibility(bool is_public) {
+  return std::string(1, is_public ? '\x01' : '\x00');
+}
+
+result<bool> decode_set_visibility(std::string_view payload) {
+  if (payload.empty())
+    return errc::truncated;
+  return payload[0] == '\x01';
+}
+
+std::string encode_set_tags(const std::vector<std::string>& tags) {
+  boost::json::array array;
+  array.reserve(tags.size());
+  for (const auto& tag : tags)
+    array.emplace_back(tag);
+  return boost::json::serialize(array);
+}
+
+result<std::vector<std::string>> decode_set_tags(std::string_view payload) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(payload.data(), payload.size()).get(root)
+      != simdjson::SUCCESS)
+    return errc::malformed_json;
+  std::vector<std::string> tags;
+  if (root.is_null())
+    return tags;
+  simdjson::dom::array array;
+  if (root.get(array) != simdjson::SUCCESS)
+    return errc::malformed_json;
+  for (auto element : array) {
+    std::string_view tag;
+    if (element.get(tag) != simdjson::SUCCESS)
+      return errc::malformed_json;
+    tags.emplace_back(tag);
+  }
+  return tags;
+}
+
+std::string encode_bind(std::uint16_t port) {
+  std::string payload;
+  put_u16(payload, port);
+  return payload;
+}
+
+result<std::uint16_t> decode_bind(std::string_view payload) {
+  if (payload.size() < 2)
+    return errc::truncated;
+  return get_u16(payload, 0);
+}
+
+std::string encode_dial(const dial_request& request) {
+  std::string payload;
+  put_address(payload, request.address);
+  put_u16(payload, request.port);
+  return payload;
+}
+
+result<dial_request> decode_dial(std::string_view payload) {
+  if (payload.size() < ipc_address_size + 2)
+    return errc::truncated;
+  return dial_request{get_address(payload, 0),
+                      get_u16(payload, ipc_address_size)};
+}
+
+std::string encode_conn_id(std::uint32_t conn_id) {
+  std::string payload;
+  put_u32(payload, conn_id);
+  return payload;
+}
+
+result<std::uint32_t> decode_conn_id(std::string_view payload) {
+  if (payload.size() < 4)
+    return errc::truncated;
+  return get_u32(payload, 0);
+}
+
+std::string encode_conn_data(const conn_data& message) {
+  std::string payload;
+  payload.reserve(4 + message.data.size());
+  put_u32(payload, message.conn_id);
+  payload += message.data;
+  return payload;
+}
+
+result<conn_data> decode_conn_data(std::string_view payload) {
+  if (payload.size() < 4)
+    return errc::truncated;
+  return conn_data{get_u32(payload, 0), std::string{payload.substr(4)}};
+}
+
+std::string encode_accept(const accept_push& push) {
+  std::string payload;
+  payload.reserve(ipc_accept_size);
+  put_u16(payload, push.local_port);
+  put_u32(payload, push.conn_id);
+  put_address(payload, push.remote_address);
+  put_u16(payload, push.remote_port);
+  return payload;
+}
+
+result<accept_push> decode_accept(std::string_view payload) {
+  if (payload.size() < ipc_accept_size)
+    return errc::truncated;
+  return accept_push{get_u16(payload, 0), get_u32(payload, 2),
+                     get_address(payload, 6), get_u16(payload, 12)};
+}
+
+} // namespace pilot::protocol

@@ -1,3 +1,219 @@
 #include "protocol/ipc.hpp"
 
 #include <doctest/doctest.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+using namespace pilot::protocol;
+
+namespace {
+
+std::string bytes(std::initializer_list<int> values) {
+  std::string out;
+  for (auto value : values)
+    out += static_cast<char>(value);
+  return out;
+}
+
+// Decodes exactly one frame from `wire` and checks that nothing is left.
+ipc_frame decode_one(std::string_view wire) {
+  ipc_frame_decoder decoder;
+  decoder.feed(wire);
+  auto frame = decoder.next();
+  REQUIRE(frame.has_value());
+  REQUIRE(frame->has_value());
+  CHECK(decoder.buffered() == 0);
+  return **frame;
+}
+
+} // namespace
+
+TEST_CASE("ipc bind example matches the reference bytes") {
+  auto request = bytes({0x00, 0x00, 0x00, 0x03, 0x01, 0x03, 0xe8});
+  auto reply = bytes({0x00, 0x00, 0x00, 0x03, 0x02, 0x03, 0xe8});
+  CHECK(encode_ipc_frame(ipc_command::bind, encode_bind(1000)) == request);
+  CHECK(encode_ipc_frame(ipc_command::bind_ok, encode_bind(1000)) == reply);
+  auto frame = decode_one(request);
+  CHECK(frame.command == ipc_command::bind);
+  CHECK(decode_bind(frame.payload).value() == 1000);
+}
+
+TEST_CASE("ipc dial example matches the reference bytes") {
+  auto request = bytes({0x00, 0x00, 0x00, 0x09, 0x03, 0x00, 0x00, 0x00, 0x00,
+                        0x00, 0x05, 0x03, 0xe9});
+  auto reply = bytes({0x00, 0x00, 0x00, 0x05, 0x04, 0x00, 0x00, 0x00, 0x07});
+  dial_request dial{{0, 5}, 1001};
+  CHECK(encode_ipc_frame(ipc_command::dial, encode_dial(dial)) == request);
+  CHECK(encode_ipc_frame(ipc_command::dial_ok, encode_conn_id(7)) == reply);
+  CHECK(decode_dial(decode_one(request).payload).value() == dial);
+  CHECK(decode_conn_id(decode_one(reply).payload).value() == 7);
+}
+
+TEST_CASE("ipc send and recv examples match the reference bytes") {
+  auto send = bytes(
+      {0x00, 0x00, 0x00, 0x07, 0x06, 0x00, 0x00, 0x00, 0x07, 0x68, 0x69});
+  auto recv = bytes(
+      {0x00, 0x00, 0x00, 0x07, 0x07, 0x00, 0x00, 0x00, 0x07, 0x6f, 0x6b});
+  CHECK(encode_ipc_frame(ipc_command::send, encode_conn_data({7, "hi"}))
+        == send);
+  CHECK(encode_ipc_frame(ipc_command::recv, encode_conn_data({7, "ok"}))
+        == recv);
+  auto data = decode_conn_data(decode_one(recv).payload).value();
+  CHECK(data.conn_id == 7);
+  CHECK(data.data == "ok");
+}
+
+TEST_CASE("ipc accept example matches the reference bytes") {
+  auto push = bytes({0x00, 0x00, 0x00, 0x0f, 0x05, 0x03, 0xe8, 0x00, 0x00, 0x00,
+                     0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0xc0, 0x00});
+  accept_push accept{1000, 9, {0, 9}, 49152};
+  CHECK(encode_ipc_frame(ipc_command::accept, encode_accept(accept)) == push);
+  CHECK(decode_accept(decode_one(push).payload).value() == accept);
+}
+
+TEST_CASE("ipc handshake example matches the reference bytes") {
+  auto request = bytes(
+      {0x00, 0x00, 0x00, 0x08, 0x0f, 0x01, 0x00, 0x00, 0x00, 0x05, 0x68, 0x69});
+  std::string json = R"({"node_id":5,"status":"sent"})";
+  REQUIRE(json.size() == 29);
+  auto reply = bytes({0x00, 0x00, 0x00, 0x1e, 0x10}) + json;
+  auto payload = bytes({0x01, 0x00, 0x00, 0x00, 0x05}) + "hi";
+  CHECK(encode_ipc_frame(ipc_command::handshake, payload) == request);
+  CHECK(encode_ipc_frame(ipc_command::handshake_ok, json) == reply);
+  auto frame = decode_one(reply);
+  CHECK(frame.command == ipc_command::handshake_ok);
+  CHECK(frame.payload == json);
+}
+
+TEST_CASE("ipc error example matches the reference bytes") {
+  std::string message = "port 1000 already bound";
+  REQUIRE(message.size() == 23);
+  auto wire = bytes({0x00, 0x00, 0x00, 0x1a, 0x0a, 0x00, 0x01}) + message;
+  CHECK(encode_ipc_error(message) == wire);
+  auto frame = decode_one(wire);
+  CHECK(frame.command == ipc_command::error);
+  CHECK(decode_ipc_error(frame.payload).value() == message);
+}
+
+TEST_CASE("ipc info example matches the reference bytes") {
+  auto request = bytes({0x00, 0x00, 0x00, 0x01, 0x0d});
+  CHECK(encode_ipc_frame(ipc_command::info, "") == request);
+  auto frame = decode_one(request);
+  CHECK(frame.command == ipc_command::info);
+  CHECK(frame.payload.empty());
+}
+
+TEST_CASE("ipc decoder waits for a frame split at every byte") {
+  auto wire = encode_ipc_frame(ipc_command::set_hostname, "web")
+              + encode_ipc_frame(ipc_command::info, "");
+  ipc_frame_decoder decoder;
+  std::vector<ipc_frame> frames;
+  for (char byte : wire) {
+    decoder.feed(std::string_view{&byte, 1});
+    for (;;) {
+      auto frame = decoder.next();
+      REQUIRE(frame.has_value());
+      if (!*frame)
+        break;
+      frames.push_back(std::move(**frame));
+    }
+  }
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[0] == ipc_frame{ipc_command::set_hostname, "web"});
+  CHECK(frames[1] == ipc_frame{ipc_command::info, ""});
+  CHECK(decoder.buffered() == 0);
+}
+
+TEST_CASE("ipc decoder reports a truncated frame as incomplete") {
+  auto wire = encode_ipc_frame(ipc_command::set_webhook, "http://x/");
+  ipc_frame_decoder decoder;
+  decoder.feed(wire.substr(0, wire.size() - 1));
+  auto frame = decoder.next();
+  REQUIRE(frame.has_value());
+  CHECK_FALSE(frame->has_value());
+  CHECK(decoder.buffered() == wire.size() - 1);
+}
+
+TEST_CASE("ipc decoder skips empty frames") {
+  auto wire = bytes({0, 0, 0, 0, 0, 0, 0, 0})
+              + encode_ipc_frame(ipc_command::deregister, "");
+  auto frame = decode_one(wire);
+  CHECK(frame.command == ipc_command::deregister);
+}
+
+TEST_CASE("ipc decoder rejects an oversize length before its body") {
+  ipc_frame_decoder decoder;
+  decoder.feed(bytes({0x00, 0x10, 0x00, 0x01}));
+  auto frame = decoder.next();
+  REQUIRE_FALSE(frame.has_value());
+  CHECK(frame.error() == errc::oversized);
+  // The decoder stays failed, whatever arrives next.
+  decoder.feed(encode_ipc_frame(ipc_command::info, ""));
+  auto again = decoder.next();
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error() == errc::oversized);
+}
+
+TEST_CASE("ipc decoder accepts a frame of exactly the maximum size") {
+  std::string payload(max_ipc_frame_size - 1, 'x');
+  auto frame = decode_one(encode_ipc_frame(ipc_command::send, payload));
+  CHECK(frame.command == ipc_command::send);
+  CHECK(frame.payload.size() == max_ipc_frame_size - 1);
+}
+
+TEST_CASE("ipc decoder keeps unknown command bytes") {
+  auto frame = decode_one(bytes({0x00, 0x00, 0x00, 0x02, 0x7f, 0x41}));
+  CHECK(static_cast<std::uint8_t>(frame.command) == 0x7f);
+  CHECK_FALSE(is_known(frame.command));
+  CHECK(frame.payload == "A");
+}
+
+TEST_CASE("ipc command names and bytes") {
+  CHECK(to_string(ipc_command::set_hostname) == "set_hostname");
+  CHECK(to_string(ipc_command::webhook_stats_ok) == "webhook_stats_ok");
+  CHECK(static_cast<int>(ipc_command::set_webhook) == 0x1B);
+  CHECK(static_cast<int>(ipc_command::webhook_stats) == 0x40);
+  CHECK(static_cast<int>(ipc_command::webhook_stats_ok) == 0x41);
+  CHECK(is_known(ipc_command::set_task_exec_ok));
+  CHECK_FALSE(is_known(static_cast<ipc_command>(0x1F)));
+  CHECK(format_command_byte(0x0d) == "0x0D");
+  CHECK(format_command_byte(0xff) == "0xFF");
+}
+
+TEST_CASE("ipc error payload without its code is truncated") {
+  CHECK(decode_ipc_error(bytes({0x00})).error() == errc::truncated);
+  CHECK(decode_ipc_error(bytes({0x00, 0x01})).value().empty());
+}
+
+TEST_CASE("ipc set visibility payload") {
+  CHECK(encode_set_visibility(true) == bytes({0x01}));
+  CHECK(encode_set_visibility(false) == bytes({0x00}));
+  CHECK(decode_set_visibility(bytes({0x01})).value());
+  CHECK_FALSE(decode_set_visibility(bytes({0x02})).value());
+  CHECK(decode_set_visibility("").error() == errc::truncated);
+}
+
+TEST_CASE("ipc set tags payload") {
+  std::vector<std::string> tags{"gpu", "a\"b"};
+  auto payload = encode_set_tags(tags);
+  CHECK(payload == R"(["gpu","a\"b"])");
+  CHECK(decode_set_tags(payload).value() == tags);
+  CHECK(encode_set_tags({}) == "[]");
+  CHECK(decode_set_tags("[]").value().empty());
+  CHECK(decode_set_tags("null").value().empty());
+  CHECK(decode_set_tags(R"(["a",1])").error() == errc::malformed_json);
+  CHECK(decode_set_tags(R"({"a":1})").error() == errc::malformed_json);
+  CHECK(decode_set_tags("[").error() == errc::malformed_json);
+  CHECK(decode_set_tags("").error() == errc::malformed_json);
+}
+
+TEST_CASE("ipc short payloads are truncated") {
+  CHECK(decode_bind(bytes({0x03})).error() == errc::truncated);
+  CHECK(decode_dial(bytes({0, 0, 0, 0, 0, 5, 3})).error() == errc::truncated);
+  CHECK(decode_conn_id(bytes({0, 0, 7})).error() == errc::truncated);
+  CHECK(decode_conn_data(bytes({0, 0, 7})).error() == errc::truncated);
+  CHECK(decode_accept(std::string(13, '\0')).error() == errc::truncated);
+}
