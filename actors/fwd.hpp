@@ -40,14 +40,15 @@ typename Inspector::result_type inspect(Inspector& f, node_info& x) {
 /// body of the response frame, or the reason why none arrived.
 struct registry_reply {
   std::uint64_t request_id = 0;
-  std::string body;  ///< The response frame's JSON; empty on failure.
-  std::string error; ///< Transport failure text; empty on success.
+  std::string body;       ///< The response frame's JSON; empty on failure.
+  std::string error;      ///< Transport failure text; empty on success.
+  bool timed_out = false; ///< The failure is the request's deadline.
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_reply& x) {
   return f(caf::meta::type_name("registry_reply"), x.request_id, x.body,
-           x.error);
+           x.error, x.timed_out);
 }
 
 } // namespace pilot::actors
