@@ -22,8 +22,9 @@ inline constexpr std::size_t registry_frame_header_size = 4;
 /// `max_registry_body_size`.
 std::string encode_registry_frame(std::string_view json_body);
 
-/// Reads the body length from a frame header. Returns `errc::truncated` for
-/// a length of 0 and `errc::oversized` above `max_registry_body_size`.
+/// Reads the body length from a frame header. Returns `errc::malformed_json`
+/// for a length of 0 (an empty body is no JSON object) and `errc::oversized`
+/// above `max_registry_body_size`.
 result<std::size_t> decode_registry_frame_header(
     std::span<const std::uint8_t, registry_frame_header_size> header) noexcept;
 
@@ -42,8 +43,8 @@ class registry_frame_decoder {
 public:
   /// Consumes bytes from `bytes` up to the end of the current frame and
   /// returns how many it used. Uses nothing while a complete body waits for
-  /// `pop_body`. Fails with `errc::truncated` for a declared length of 0 and
-  /// `errc::oversized` for one above `max_registry_body_size`.
+  /// `pop_body`. Fails with `errc::malformed_json` for a declared length of 0
+  /// and `errc::oversized` for one above `max_registry_body_size`.
   result<std::size_t> feed(std::string_view bytes);
 
   /// Returns whether a complete body is ready.
