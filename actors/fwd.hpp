@@ -71,6 +71,8 @@ CAF_ADD_ATOM(pilot_actors, pilot::actors, find_atom, "find")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, deregister_atom, "dereg")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, heartbeat_atom, "heartbeat")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, stop_atom, "stop")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, register_atom, "register")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, registered_atom, "registered")
 CAF_END_TYPE_ID_BLOCK(pilot_actors)
 
 namespace pilot::actors {
@@ -96,16 +98,19 @@ using event_sink_actor
 /// - `deregister_atom`: deregister now; the daemon keeps running.
 /// - `stop_atom`: raise `node.deregistered`, deregister and answer `true`
 ///   once done or once the registry failed to answer in time.
-/// - `heartbeat_atom`, `registry_reply`: the actor's own timer and the
-///   answers of its registry connection.
+/// - `registered_atom`: the node, answered once the first registration
+///   succeeded (at once if it did already).
+/// - `heartbeat_atom`, `register_atom`, `registry_reply`: the actor's own
+///   timers and the answers of its registry connection.
 using registry_actor = caf::typed_actor<
     caf::replies_to<info_atom>::with<node_info>,
+    caf::replies_to<registered_atom>::with<node_info>,
     caf::replies_to<hostname_atom, std::string>::with<std::string>,
     caf::replies_to<visibility_atom, bool>::with<std::string>,
     caf::replies_to<tags_atom, std::vector<std::string>>::with<std::string>,
     caf::replies_to<find_atom, std::string>::with<std::string>,
     caf::replies_to<deregister_atom>::with<std::string>,
     caf::replies_to<stop_atom>::with<bool>, caf::reacts_to<heartbeat_atom>,
-    caf::reacts_to<registry_reply>>;
+    caf::reacts_to<register_atom>, caf::reacts_to<registry_reply>>;
 
 } // namespace pilot::actors

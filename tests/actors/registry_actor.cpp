@@ -1,3 +1,592 @@
 #include "actors/registry_actor.hpp"
 
+#include "actors/error.hpp"
+#include "protocol/identity.hpp"
+#include "protocol/registry_message.hpp"
+
 #include <doctest/doctest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+using namespace std::chrono_literals;
+using namespace pilot::actors;
+namespace protocol = pilot::protocol;
+
+namespace {
+
+// The RFC 8032 test key 1, so that signatures are deterministic.
+constexpr std::array<std::uint8_t, 32> test_seed{
+    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a,
+    0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32,
+    0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
+
+constexpr std::string_view test_public_key
+    = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+protocol::identity test_identity() {
+  auto id = protocol::identity::from_seed(test_seed);
+  REQUIRE(id.has_value());
+  return *id;
+}
+
+/// One request that the registry actor handed to its transport.
+struct sent_request {
+  std::uint64_t id = 0;
+  std::string body;
+  std::chrono::milliseconds deadline{0};
+};
+
+/// Plays the registry: records each request, and the test responds to them.
+class scripted_transport : public registry_transport {
+public:
+  explicit scripted_transport(registry_reply_sink sink)
+      : sink_(std::move(sink)) {}
+
+  void send(std::uint64_t request_id, std::string body,
+            std::chrono::milliseconds deadline) override {
+    requests.push_back({request_id, std::move(body), deadline});
+  }
+
+  void close() override { closed = true; }
+
+  void respond(std::uint64_t request_id, std::string body) {
+    caf::anon_send(sink_, registry_reply{request_id, std::move(body), {}});
+  }
+
+  void fail(std::uint64_t request_id, std::string error) {
+    caf::anon_send(sink_,
+                   registry_reply{request_id, {}, std::move(error), false});
+  }
+
+  std::vector<sent_request> requests;
+  bool closed = false;
+
+private:
+  registry_reply_sink sink_;
+};
+
+/// What the registry actor sent to its event sink, in order.
+struct sink_record {
+  std::optional<std::uint32_t> node_id;
+  std::optional<protocol::event> event;
+};
+
+using record_list = std::shared_ptr<std::vector<sink_record>>;
+
+event_sink_actor::behavior_type recording_sink(record_list records) {
+  return {
+      [records](protocol::event& event) {
+        records->push_back({std::nullopt, std::move(event)});
+      },
+      [records](node_id_atom, std::uint32_t id) {
+        records->push_back({id, std::nullopt});
+      },
+  };
+}
+
+/// The response to one request made from a test, once it arrived.
+template <class T>
+using answer_slot = std::shared_ptr<std::optional<caf::expected<T>>>;
+
+struct fixture {
+  fixture() : sys(init(cfg)), sched(test_scheduler(sys)) {
+    sink = sys.spawn(recording_sink, records);
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+    if (registry)
+      caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    cfg.add_message_types<caf::id_block::pilot_actors>();
+    add_error_renderer(cfg);
+    return cfg;
+  }
+
+  static caf::scheduler::test_coordinator&
+  test_scheduler(caf::actor_system& sys) {
+    return dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  }
+
+  registry_actor_options make_options() {
+    registry_actor_options options{test_identity()};
+    options.registry_address = "127.0.0.1:9000";
+    options.endpoint = "127.0.0.1:4000";
+    options.owner = "ops@example.com";
+    options.status_listener = [this](const std::string& status) {
+      statuses.push_back(status);
+    };
+    return options;
+  }
+
+  void start(registry_actor_options options) {
+    registry = spawn_registry_actor(
+        sys, std::move(options), sink, [this](registry_reply_sink reply_sink) {
+          auto t = std::make_shared<scripted_transport>(reply_sink);
+          transport = t;
+          return t;
+        });
+    sched.run();
+    REQUIRE(transport != nullptr);
+  }
+
+  /// Sends a request to the registry actor from a helper actor and returns
+  /// the slot where its response lands once the scheduler ran.
+  template <class T, class... Ts>
+  answer_slot<T> ask(Ts... xs) {
+    auto slot = std::make_shared<std::optional<caf::expected<T>>>();
+    sys.spawn([slot, target = registry, xs...](caf::event_based_actor* self) {
+      self->request(target, caf::infinite, xs...)
+          .then([slot](T& value) { *slot = std::move(value); },
+                [slot](caf::error& err) {
+                  *slot = caf::expected<T>{std::move(err)};
+                });
+    });
+    sched.run();
+    return slot;
+  }
+
+  const sent_request& last_request() {
+    REQUIRE_FALSE(transport->requests.empty());
+    return transport->requests.back();
+  }
+
+  template <class Request>
+  Request decode_last() {
+    auto request = protocol::decode_registry_request(last_request().body);
+    REQUIRE(request.has_value());
+    auto typed = std::get_if<Request>(&*request);
+    REQUIRE(typed != nullptr);
+    return *typed;
+  }
+
+  void respond_last(std::string body) {
+    transport->respond(last_request().id, std::move(body));
+    sched.run();
+  }
+
+  void fail_last(std::string error) {
+    transport->fail(last_request().id, std::move(error));
+    sched.run();
+  }
+
+  /// Completes the first registration with node ID `node_id`.
+  void register_as(std::uint32_t node_id, std::string address) {
+    protocol::register_response response;
+    response.node_id = node_id;
+    response.address = std::move(address);
+    response.public_key = std::string{test_public_key};
+    respond_last(protocol::encode_registry_message(response));
+  }
+
+  /// Fires the heartbeat timer once.
+  void tick() {
+    sched.trigger_timeouts();
+    sched.run();
+  }
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  record_list records = std::make_shared<std::vector<sink_record>>();
+  event_sink_actor sink;
+  registry_actor registry;
+  std::shared_ptr<scripted_transport> transport;
+  std::vector<std::string> statuses;
+};
+
+bool signed_by_test_key(std::string_view challenge,
+                        std::string_view signature) {
+  return protocol::verify_base64(test_public_key, challenge, signature);
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "registry actor registers with its key") {
+  start(make_options());
+  REQUIRE(transport->requests.size() == 1);
+  auto request = decode_last<protocol::register_request>();
+  CHECK(request.listen_addr == "127.0.0.1:4000");
+  CHECK(request.public_key == test_public_key);
+  CHECK(request.owner == "ops@example.com");
+  CHECK(last_request().deadline == 10s);
+  REQUIRE(statuses.size() == 1);
+  CHECK(statuses[0] == "registering with 127.0.0.1:9000");
+}
+
+TEST_CASE_FIXTURE(fixture, "registration sends node ID then node.registered") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  REQUIRE(records->size() == 2);
+  REQUIRE((*records)[0].node_id.has_value());
+  CHECK(*(*records)[0].node_id == 5);
+  REQUIRE((*records)[1].event.has_value());
+  auto registered
+      = std::get_if<protocol::node_registered>(&*(*records)[1].event);
+  REQUIRE(registered != nullptr);
+  CHECK(registered->address == "0:0000.0000.0005");
+  CHECK(registered->endpoint == "127.0.0.1:4000");
+  CHECK(statuses.back() == "registered as 0:0000.0000.0005");
+  auto info = ask<node_info>(info_atom_v);
+  REQUIRE(info->has_value());
+  REQUIRE((*info)->engaged());
+  CHECK((**info)->registered);
+  CHECK((**info)->node_id == 5);
+  CHECK((**info)->address == "0:0000.0000.0005");
+  CHECK((**info)->public_key == test_public_key);
+}
+
+TEST_CASE_FIXTURE(fixture, "registration sets visibility and hostname") {
+  auto options = make_options();
+  options.is_public = true;
+  options.hostname = "web";
+  start(std::move(options));
+  register_as(5, "0:0000.0000.0005");
+  REQUIRE(transport->requests.size() == 3);
+  auto visibility
+      = protocol::decode_registry_message<protocol::set_visibility_request>(
+          transport->requests[1].body);
+  REQUIRE(visibility.has_value());
+  CHECK(visibility->node_id == 5);
+  CHECK(visibility->is_public);
+  CHECK(signed_by_test_key("set_visibility:5", visibility->signature));
+  auto hostname
+      = protocol::decode_registry_message<protocol::set_hostname_request>(
+          transport->requests[2].body);
+  REQUIRE(hostname.has_value());
+  CHECK(hostname->node_id == 5);
+  CHECK(hostname->hostname == "web");
+  CHECK(signed_by_test_key("set_hostname:5", hostname->signature));
+}
+
+TEST_CASE_FIXTURE(fixture, "failed registration is retried") {
+  start(make_options());
+  fail_last("cannot connect to registry 127.0.0.1:9000: Connection refused");
+  CHECK(records->empty());
+  CHECK(statuses.back().starts_with("registry 127.0.0.1:9000 unreachable"));
+  tick();
+  REQUIRE(transport->requests.size() == 2);
+  respond_last(std::string{protocol::generic_error_body});
+  CHECK(records->empty());
+  tick();
+  REQUIRE(transport->requests.size() == 3);
+  decode_last<protocol::register_request>();
+  register_as(7, "0:0000.0000.0007");
+  REQUIRE(records->size() == 2);
+  CHECK(
+      std::holds_alternative<protocol::node_registered>(*(*records)[1].event));
+}
+
+TEST_CASE_FIXTURE(fixture, "registered request waits for registration") {
+  start(make_options());
+  auto waiter = ask<node_info>(registered_atom_v);
+  CHECK_FALSE(waiter->has_value());
+  register_as(5, "0:0000.0000.0005");
+  REQUIRE(waiter->has_value());
+  REQUIRE((*waiter)->engaged());
+  CHECK((**waiter)->node_id == 5);
+}
+
+TEST_CASE_FIXTURE(fixture, "heartbeats are signed") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  tick();
+  auto heartbeat = decode_last<protocol::heartbeat_request>();
+  CHECK(heartbeat.node_id == 5);
+  CHECK(signed_by_test_key("heartbeat:5", heartbeat.signature));
+}
+
+TEST_CASE_FIXTURE(fixture, "three heartbeat failures re-register") {
+  auto options = make_options();
+  options.is_public = true;
+  options.hostname = "web";
+  start(std::move(options));
+  register_as(5, "0:0000.0000.0005");
+  respond_last(R"({"type":"set_hostname_ok","node_id":5,"hostname":"web"})");
+  for (int i = 0; i < 3; ++i) {
+    tick();
+    decode_last<protocol::heartbeat_request>();
+    respond_last(std::string{protocol::generic_error_body});
+  }
+  auto reregister = decode_last<protocol::register_request>();
+  CHECK(reregister.public_key == test_public_key);
+  CHECK(reregister.listen_addr == "127.0.0.1:4000");
+  records->clear();
+  auto requests_before = transport->requests.size();
+  register_as(9, "0:0000.0000.0009");
+  // The sink learns the new node ID before the event that carries it.
+  REQUIRE(records->size() == 2);
+  REQUIRE((*records)[0].node_id.has_value());
+  CHECK(*(*records)[0].node_id == 9);
+  REQUIRE((*records)[1].event.has_value());
+  auto reregistered
+      = std::get_if<protocol::node_reregistered>(&*(*records)[1].event);
+  REQUIRE(reregistered != nullptr);
+  CHECK(reregistered->address == "0:0000.0000.0009");
+  // Visibility and hostname are applied again under the new ID.
+  REQUIRE(transport->requests.size() == requests_before + 2);
+  auto visibility
+      = protocol::decode_registry_message<protocol::set_visibility_request>(
+          transport->requests[requests_before].body);
+  REQUIRE(visibility.has_value());
+  CHECK(visibility->node_id == 9);
+  CHECK(visibility->is_public);
+  CHECK(signed_by_test_key("set_visibility:9", visibility->signature));
+  auto hostname
+      = protocol::decode_registry_message<protocol::set_hostname_request>(
+          transport->requests[requests_before + 1].body);
+  REQUIRE(hostname.has_value());
+  CHECK(hostname->node_id == 9);
+  CHECK(hostname->hostname == "web");
+  CHECK(signed_by_test_key("set_hostname:9", hostname->signature));
+}
+
+TEST_CASE_FIXTURE(fixture, "re-registration with the same ID keeps it") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  for (int i = 0; i < 3; ++i) {
+    tick();
+    fail_last("registry 127.0.0.1:9000 did not respond within 10s");
+  }
+  decode_last<protocol::register_request>();
+  records->clear();
+  register_as(5, "0:0000.0000.0005");
+  // No new node ID to announce, but the event fires all the same.
+  REQUIRE(records->size() == 1);
+  REQUIRE((*records)[0].event.has_value());
+  CHECK(std::holds_alternative<protocol::node_reregistered>(
+      *(*records)[0].event));
+}
+
+TEST_CASE_FIXTURE(fixture, "a heartbeat success resets the failure count") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto fail_heartbeat = [this] {
+    tick();
+    decode_last<protocol::heartbeat_request>();
+    respond_last(std::string{protocol::generic_error_body});
+  };
+  fail_heartbeat();
+  fail_heartbeat();
+  tick();
+  respond_last(R"({"time":1700000000,"type":"heartbeat_ok"})");
+  fail_heartbeat();
+  fail_heartbeat();
+  tick();
+  // Two failures since the success: still heartbeating, not registering.
+  decode_last<protocol::heartbeat_request>();
+}
+
+TEST_CASE_FIXTURE(fixture, "stop raises node.deregistered, then deregisters") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  records->clear();
+  auto stopped = ask<bool>(stop_atom_v);
+  REQUIRE(records->size() == 1);
+  REQUIRE((*records)[0].event.has_value());
+  CHECK(std::holds_alternative<protocol::node_deregistered>(
+      *(*records)[0].event));
+  auto deregister = decode_last<protocol::deregister_request>();
+  CHECK(deregister.node_id == 5);
+  CHECK(signed_by_test_key("deregister:5", deregister.signature));
+  CHECK(last_request().deadline == 2s);
+  CHECK_FALSE(stopped->has_value());
+  respond_last(R"({"type":"deregister_ok"})");
+  REQUIRE(stopped->has_value());
+  REQUIRE((*stopped)->engaged());
+  CHECK(***stopped);
+  CHECK(transport->closed);
+}
+
+TEST_CASE_FIXTURE(fixture, "stop completes when deregister fails") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto stopped = ask<bool>(stop_atom_v);
+  fail_last("registry 127.0.0.1:9000 did not respond within 2s");
+  REQUIRE(stopped->has_value());
+  REQUIRE((*stopped)->engaged());
+  CHECK(***stopped);
+}
+
+TEST_CASE_FIXTURE(fixture, "stop before registration sends nothing") {
+  start(make_options());
+  auto stopped = ask<bool>(stop_atom_v);
+  REQUIRE(stopped->has_value());
+  REQUIRE((*stopped)->engaged());
+  CHECK(***stopped);
+  CHECK(records->empty());
+  CHECK(transport->requests.size() == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "requests before registration fail at once") {
+  start(make_options());
+  auto hostname = ask<std::string>(hostname_atom_v, std::string{"web"});
+  REQUIRE(hostname->has_value());
+  REQUIRE_FALSE((*hostname)->engaged());
+  CHECK((*hostname)->error().code()
+        == static_cast<uint8_t>(errc::not_registered));
+  CHECK(error_text((*hostname)->error())
+        == "set_hostname: not registered yet; still registering with "
+           "127.0.0.1:9000");
+  auto visibility = ask<std::string>(visibility_atom_v, true);
+  REQUIRE(visibility->has_value());
+  CHECK_FALSE((*visibility)->engaged());
+  // Only the registration went out.
+  CHECK(transport->requests.size() == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "requests fail at once while unreachable") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  tick();
+  fail_last("cannot connect to registry 127.0.0.1:9000: Connection refused");
+  auto requests_before = transport->requests.size();
+  auto found = ask<std::string>(find_atom_v, std::string{"web"});
+  REQUIRE(found->has_value());
+  REQUIRE_FALSE((*found)->engaged());
+  CHECK(error_text((*found)->error())
+        == "resolve_hostname: registry 127.0.0.1:9000 is unreachable "
+           "(cannot connect to registry 127.0.0.1:9000: Connection "
+           "refused); the daemon keeps retrying");
+  CHECK(transport->requests.size() == requests_before);
+  // The next heartbeat that gets through makes the registry usable again.
+  tick();
+  respond_last(R"({"time":1700000000,"type":"heartbeat_ok"})");
+  ask<std::string>(find_atom_v, std::string{"web"});
+  CHECK(transport->requests.size() == requests_before + 2);
+  decode_last<protocol::resolve_hostname_request>();
+}
+
+TEST_CASE_FIXTURE(fixture, "hostname requests pass the registry JSON through") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto answer = ask<std::string>(hostname_atom_v, std::string{"web"});
+  auto request = decode_last<protocol::set_hostname_request>();
+  CHECK(request.hostname == "web");
+  CHECK(signed_by_test_key("set_hostname:5", request.signature));
+  std::string body
+      = R"({"hostname":"web","node_id":5,"type":"set_hostname_ok"})";
+  respond_last(body);
+  REQUIRE(answer->has_value());
+  REQUIRE((*answer)->engaged());
+  CHECK(***answer == body);
+  auto info = ask<node_info>(info_atom_v);
+  REQUIRE(info->has_value());
+  REQUIRE((*info)->engaged());
+  CHECK((**info)->hostname == "web");
+}
+
+TEST_CASE_FIXTURE(fixture, "a rejected hostname names the likely cause") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto answer = ask<std::string>(hostname_atom_v, std::string{"web"});
+  respond_last(std::string{protocol::generic_error_body});
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK((*answer)->error().code()
+        == static_cast<uint8_t>(errc::registry_rejected));
+  CHECK(error_text((*answer)->error())
+        == "set_hostname: the registry rejected \"web\"; another node "
+           "probably holds it");
+}
+
+TEST_CASE_FIXTURE(fixture, "invalid hostnames are rejected locally") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto requests_before = transport->requests.size();
+  auto upper = ask<std::string>(hostname_atom_v, std::string{"Web"});
+  REQUIRE(upper->has_value());
+  REQUIRE_FALSE((*upper)->engaged());
+  CHECK(error_text((*upper)->error())
+        == "set_hostname: invalid hostname \"Web\": use 1 to 63 lowercase "
+           "letters, digits and hyphens, starting and ending with a letter "
+           "or digit");
+  auto reserved = ask<std::string>(hostname_atom_v, std::string{"localhost"});
+  REQUIRE(reserved->has_value());
+  REQUIRE_FALSE((*reserved)->engaged());
+  CHECK(error_text((*reserved)->error())
+        == "set_hostname: hostname \"localhost\" is reserved");
+  CHECK(transport->requests.size() == requests_before);
+}
+
+TEST_CASE_FIXTURE(fixture, "more than three tags are rejected") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto answer = ask<std::string>(tags_atom_v,
+                                 std::vector<std::string>{"a", "b", "c", "d"});
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK((*answer)->error().code()
+        == static_cast<uint8_t>(errc::invalid_argument));
+  CHECK(error_text((*answer)->error()) == "set_tags: maximum 3 tags allowed");
+}
+
+TEST_CASE_FIXTURE(fixture, "tags lose one leading hash sign") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto answer
+      = ask<std::string>(tags_atom_v, std::vector<std::string>{"#gpu", "llm"});
+  auto request = decode_last<protocol::set_tags_request>();
+  CHECK(request.tags == std::vector<std::string>{"gpu", "llm"});
+  CHECK(signed_by_test_key("set_tags:5", request.signature));
+}
+
+TEST_CASE_FIXTURE(fixture, "a missing response times out with its own code") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto answer = ask<std::string>(visibility_atom_v, false);
+  caf::anon_send(caf::actor_cast<registry_reply_sink>(registry),
+                 registry_reply{last_request().id,
+                                {},
+                                "registry 127.0.0.1:9000 did not respond "
+                                "within 10s",
+                                true});
+  sched.run();
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK((*answer)->error().code() == static_cast<uint8_t>(errc::timeout));
+  CHECK(error_text((*answer)->error())
+        == "set_visibility: registry 127.0.0.1:9000 did not respond within "
+           "10s");
+}
+
+TEST_CASE_FIXTURE(fixture, "deregister on request raises node.deregistered") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  records->clear();
+  auto answer = ask<std::string>(deregister_atom_v);
+  auto request = decode_last<protocol::deregister_request>();
+  CHECK(signed_by_test_key("deregister:5", request.signature));
+  respond_last(R"({"type":"deregister_ok"})");
+  REQUIRE(answer->has_value());
+  REQUIRE((*answer)->engaged());
+  CHECK(***answer == R"({"type":"deregister_ok"})");
+  REQUIRE(records->size() == 1);
+  CHECK(std::holds_alternative<protocol::node_deregistered>(
+      *(*records)[0].event));
+  auto info = ask<node_info>(info_atom_v);
+  REQUIRE((*info)->engaged());
+  CHECK_FALSE((**info)->registered);
+  // Stopping after that sends nothing more.
+  auto requests_before = transport->requests.size();
+  auto stopped = ask<bool>(stop_atom_v);
+  REQUIRE((*stopped)->engaged());
+  CHECK(transport->requests.size() == requests_before);
+  CHECK(records->size() == 1);
+}
