@@ -1,5 +1,6 @@
 #include "actors/registry_actor.hpp"
 
+#include "actors/detail/registry_rules.hpp"
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "protocol/registry_message.hpp"
@@ -77,29 +78,10 @@ using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
 // -- validation ---------------------------------------------------------------
 
-bool is_label_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-// Matches `^[a-z0-9]([a-z0-9-]{0,N}[a-z0-9])?$` with at most `max_size`
-// characters, the registry's rule for hostnames and tags.
-bool is_label(std::string_view text, std::size_t max_size) {
-  if (text.empty() || text.size() > max_size)
-    return false;
-  if (!is_label_char(text.front()) || !is_label_char(text.back()))
-    return false;
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return is_label_char(c) || c == '-'; });
-}
-
 // Returns why the registry would reject `name` as a hostname, or "".
-std::string hostname_problem(std::string_view name) {
-  if (name == "localhost" || name == "backbone" || name == "broadcast")
-    return "hostname \"" + std::string{name} + "\" is reserved";
-  if (!is_label(name, 63))
-    return "invalid hostname \"" + std::string{name}
-           + "\": use 1 to 63 lowercase letters, digits and hyphens, "
-             "starting and ending with a letter or digit";
+std::string hostname_problem(const std::string& name) {
+  if (auto problem = detail::hostname_error(name))
+    return "invalid hostname \"" + name + "\": " + *problem;
   return {};
 }
 
@@ -107,12 +89,10 @@ std::string hostname_problem(std::string_view name) {
 // why a tag is invalid, or "".
 std::string normalize_tags(std::vector<std::string>& tags) {
   for (auto& tag : tags) {
-    if (tag.starts_with('#'))
-      tag.erase(0, 1);
-    if (!is_label(tag, 32))
-      return "invalid tag \"" + tag
-             + "\": use 1 to 32 lowercase letters, digits and hyphens, "
-               "starting and ending with a letter or digit";
+    std::vector<std::string> single{tag};
+    if (auto problem = detail::normalize_tags(single))
+      return "invalid tag \"" + tag + "\": " + *problem;
+    tag = std::move(single.front());
   }
   return {};
 }

@@ -514,14 +514,15 @@ TEST_CASE_FIXTURE(fixture, "invalid hostnames are rejected locally") {
   REQUIRE(upper->has_value());
   REQUIRE_FALSE((*upper)->engaged());
   CHECK(error_text((*upper)->error())
-        == "set_hostname: invalid hostname \"Web\": use 1 to 63 lowercase "
-           "letters, digits and hyphens, starting and ending with a letter "
-           "or digit");
+        == "set_hostname: invalid hostname \"Web\": hostname must be "
+           "lowercase letters, digits and hyphens, starting and ending with "
+           "a letter or digit");
   auto reserved = ask<std::string>(hostname_atom_v, std::string{"localhost"});
   REQUIRE(reserved->has_value());
   REQUIRE_FALSE((*reserved)->engaged());
   CHECK(error_text((*reserved)->error())
-        == "set_hostname: hostname \"localhost\" is reserved");
+        == "set_hostname: invalid hostname \"localhost\": hostname is "
+           "reserved");
   CHECK(transport->requests.size() == requests_before);
 }
 
@@ -589,4 +590,19 @@ TEST_CASE_FIXTURE(fixture, "deregister on request raises node.deregistered") {
   REQUIRE((*stopped)->engaged());
   CHECK(transport->requests.size() == requests_before);
   CHECK(records->size() == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "invalid tags are rejected locally") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto requests_before = transport->requests.size();
+  auto answer = ask<std::string>(tags_atom_v,
+                                 std::vector<std::string>{"gpu", "Bad Tag"});
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK((*answer)->error().code()
+        == static_cast<uint8_t>(errc::invalid_argument));
+  CHECK(error_text((*answer)->error())
+            .starts_with("set_tags: invalid tag \"Bad Tag\": "));
+  CHECK(transport->requests.size() == requests_before);
 }
