@@ -32,11 +32,12 @@ struct control_options {
 };
 
 /// Creates the control socket at `options.socket_path` with mode 0600, starts
-/// accepting clients on `io` and spawns the control actor that answers them.
-/// A stale socket file is replaced; a socket on which a daemon answers is
-/// left alone and the call fails with "socket in use". Sending the returned
-/// actor an exit message closes every client and removes the socket file.
-/// `io` must outlive the actor; it may run on any number of threads.
+/// accepting clients on `io` and spawns the control actor that serves them.
+/// A stale socket file is replaced; a socket on which a server accepts
+/// connections is left alone and the call fails with "socket in use". Sending
+/// the returned actor an exit message closes every client and removes the
+/// socket file. `io` must outlive the actor; it may run on any number of
+/// threads.
 caf::expected<control_actor> start_control(caf::actor_system& sys,
                                            boost::asio::io_context& io,
                                            control_options options,

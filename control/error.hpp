@@ -9,9 +9,9 @@
 namespace pilot::control {
 
 /// Reasons why the control plane fails, carried in a `caf::error` of category
-/// "control" whose context holds a one-line message for the operator.
+/// "control" whose context contains a one-line message for the operator.
 enum class errc : std::uint8_t {
-  /// A running daemon answers on the socket path.
+  /// A server accepts connections on the socket path.
   socket_in_use = 1,
   /// The socket could not be created, bound or listened on.
   socket_failed,

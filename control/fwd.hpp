@@ -16,6 +16,8 @@ namespace pilot::control {
 
 /// Delivers the encoded reply frame of one IPC request to its client. Safe to
 /// call from any thread; the control actor calls it exactly once per request.
+/// An empty frame means the request has no reply (as for a successful Send)
+/// and lets the replies to later requests go out.
 using reply_function = std::function<void(std::string frame)>;
 
 /// One request frame read from an IPC client.

@@ -1,3 +1,494 @@
 #include "control/control_actor.hpp"
 
+#include "actors/error.hpp"
+#include "control/error.hpp"
+#include "control/ipc_client.hpp"
+#include "protocol/ipc.hpp"
+#include "protocol/webhook_url.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <doctest/doctest.h>
+#include <simdjson.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using namespace pilot;
+using protocol::ipc_command;
+
+namespace {
+
+// -- fake registry actor ------------------------------------------------------
+
+// Replies with a fixed node, and injects the faults the tests need through
+// the hostname it is asked to set: "slow" is answered only after the next
+// hostname request, "stall" never, and "taken" with the registry actor's
+// error.
+struct fake_registry_state {
+  std::optional<caf::typed_response_promise<std::string>> slow_reply;
+  static inline const char* name = "fake_registry";
+};
+
+actors::node_info registered_node() {
+  actors::node_info node;
+  node.registered = true;
+  node.node_id = 7;
+  node.address = "0:0000.0000.0007";
+  node.hostname = "alpha";
+  node.public_key = "cHVibGljIGtleQ==";
+  node.owner = "ops@example.com";
+  return node;
+}
+
+std::string hostname_json(const std::string& hostname) {
+  return R"({"hostname":")" + hostname
+         + R"(","node_id":7,"type":"set_hostname_ok"})";
+}
+
+actors::registry_actor::behavior_type fake_registry(
+    actors::registry_actor::stateful_pointer<fake_registry_state> self) {
+  return {
+      [](actors::info_atom) { return registered_node(); },
+      [](actors::registered_atom) { return registered_node(); },
+      [self](actors::hostname_atom, std::string& hostname) {
+        auto promise = self->make_response_promise<std::string>();
+        if (hostname == "slow") {
+          self->state.slow_reply = promise;
+        } else if (hostname == "taken") {
+          promise.deliver(actors::make_error(actors::errc::registry_rejected,
+                                             "set_hostname: request failed"));
+        } else if (hostname != "stall") {
+          promise.deliver(hostname_json(hostname));
+          // Release the held request only after this one.
+          if (self->state.slow_reply)
+            self->delayed_send(self, 100ms, actors::heartbeat_atom_v);
+        }
+        return promise;
+      },
+      [](actors::visibility_atom, bool is_public) -> std::string {
+        return std::string{R"({"node_id":7,"type":"set_visibility_ok",)"}
+               + R"("visibility":")" + (is_public ? "public" : "private")
+               + R"("})";
+      },
+      [](actors::tags_atom, std::vector<std::string>& tags) -> std::string {
+        std::string json = R"({"node_id":7,"tags":[)";
+        for (std::size_t i = 0; i < tags.size(); ++i)
+          json += (i > 0 ? ",\"" : "\"") + tags[i] + "\"";
+        return json + R"(],"type":"set_tags_ok"})";
+      },
+      [](actors::find_atom, std::string& hostname) -> std::string {
+        return R"({"address":"0:0000.0000.0009","hostname":")" + hostname
+               + R"(","node_id":9,"public":true,"type":"resolve_hostname_ok"})";
+      },
+      [](actors::deregister_atom) -> std::string {
+        return R"({"type":"deregister_ok"})";
+      },
+      [](actors::stop_atom) { return true; },
+      [](actors::register_atom) {},
+      [self](actors::heartbeat_atom) {
+        if (self->state.slow_reply) {
+          self->state.slow_reply->deliver(hostname_json("slow"));
+          self->state.slow_reply.reset();
+        }
+      },
+      [](actors::registry_reply&) {},
+  };
+}
+
+// -- fake webhook actor -------------------------------------------------------
+
+// Validates URLs with the real validator and keeps the last accepted one, so
+// that a test can see whether a refused URL reached it.
+struct fake_webhook_state {
+  std::shared_ptr<std::string> current_url;
+  static inline const char* name = "fake_webhook";
+};
+
+webhook::webhook_actor::behavior_type
+fake_webhook(webhook::webhook_actor::stateful_pointer<fake_webhook_state> self,
+             std::shared_ptr<std::string> current_url) {
+  self->state.current_url = std::move(current_url);
+  return {
+      [](protocol::event&) {},
+      [](actors::node_id_atom, std::uint32_t) {},
+      [self](webhook::set_url_atom,
+             std::string& url) -> caf::result<std::string> {
+        if (url.empty()) {
+          *self->state.current_url = "";
+          return std::string{};
+        }
+        auto target = protocol::parse_webhook_url(url);
+        if (!target)
+          return caf::error{1, caf::atom("webhook"),
+                            caf::make_message(target.error().message)};
+        *self->state.current_url = target->redacted;
+        return target->redacted;
+      },
+      [self](webhook::stats_atom) {
+        webhook::webhook_stats stats;
+        stats.url = *self->state.current_url;
+        stats.state = stats.url.empty() ? "disabled" : "up";
+        stats.emitted = 5;
+        stats.delivered = 3;
+        stats.failed = 1;
+        stats.failed_status_5xx = 1;
+        stats.dropped = 1;
+        stats.dropped_down = 1;
+        stats.latency_p50_ms = 1.5;
+        return stats;
+      },
+      [](webhook::drain_atom) { return webhook::webhook_stats{}; },
+      [](webhook::probe_atom) {},
+      [](webhook::attempt_result&) {},
+  };
+}
+
+// -- fixture ------------------------------------------------------------------
+
+caf::actor_system_config& configure(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::pilot_actors>();
+  cfg.add_message_types<caf::id_block::pilot_webhook>();
+  return cfg;
+}
+
+std::filesystem::path make_temp_dir() {
+  std::string name = "/tmp/pilot-control-test-XXXXXX";
+  REQUIRE(::mkdtemp(name.data()) != nullptr);
+  return name;
+}
+
+struct fixture {
+  fixture()
+      : dir(make_temp_dir()), sys(configure(cfg)),
+        io_thread([this] { io.run(); }) {
+    registry = sys.spawn(fake_registry);
+    webhook_actor = sys.spawn(fake_webhook, webhook_url);
+  }
+
+  ~fixture() {
+    for (auto& control : controls)
+      caf::anon_send_exit(control, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(webhook_actor, caf::exit_reason::user_shutdown);
+    sys.await_all_actors_done();
+    work.reset();
+    io.stop();
+    io_thread.join();
+    std::filesystem::remove_all(dir);
+  }
+
+  control::control_options options() {
+    control::control_options opts;
+    opts.socket_path = socket_path();
+    opts.request_timeout = 2s;
+    opts.identity_configured = true;
+    return opts;
+  }
+
+  std::filesystem::path socket_path() const { return dir / "pilot.sock"; }
+
+  control::control_actor start(control::control_options opts) {
+    auto control = control::start_control(sys, io, std::move(opts), registry,
+                                          webhook_actor);
+    REQUIRE(control);
+    controls.push_back(*control);
+    return *control;
+  }
+
+  control::control_actor start() { return start(options()); }
+
+  std::unique_ptr<control::ipc_client> connect() {
+    auto client = std::make_unique<control::ipc_client>();
+    REQUIRE_FALSE(client->connect(socket_path(), 2s));
+    return client;
+  }
+
+  std::filesystem::path dir;
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work
+      = boost::asio::make_work_guard(io);
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  std::thread io_thread;
+  actors::registry_actor registry;
+  std::shared_ptr<std::string> webhook_url = std::make_shared<std::string>();
+  webhook::webhook_actor webhook_actor;
+  std::vector<control::control_actor> controls;
+};
+
+protocol::ipc_frame call(std::unique_ptr<control::ipc_client>& client,
+                         ipc_command command, std::string_view payload = {}) {
+  auto reply = client->call(command, payload, 5s);
+  REQUIRE(reply.has_value());
+  return *reply;
+}
+
+std::string error_text(const protocol::ipc_frame& frame) {
+  REQUIRE(frame.command == ipc_command::error);
+  return protocol::decode_ipc_error(frame.payload).value();
+}
+
+// Waits up to five seconds for `condition`.
+template <class Predicate>
+bool eventually(Predicate condition) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// Creates a socket file on which nothing listens, as a crashed daemon
+// leaves behind.
+void make_stale_socket(const std::filesystem::path& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address))
+          == 0);
+  ::close(fd);
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "info returns the node and webhook counters") {
+  start();
+  auto client = connect();
+  auto reply = call(client, ipc_command::info);
+  REQUIRE(reply.command == ipc_command::info_ok);
+  simdjson::dom::parser parser;
+  auto info = parser.parse(reply.payload);
+  REQUIRE(info.error() == simdjson::SUCCESS);
+  CHECK(info["node_id"].get_uint64().value() == 7);
+  CHECK(info["address"].get_string().value() == "0:0000.0000.0007");
+  CHECK(info["hostname"].get_string().value() == "alpha");
+  CHECK(info["owner"].get_string().value() == "ops@example.com");
+  CHECK(info["public_key"].get_string().value() == "cHVibGljIGtleQ==");
+  CHECK(info["encrypt"].get_bool().value());
+  CHECK(info["identity"].get_bool().value());
+  CHECK(info["connections"].get_uint64().value() == 0);
+  CHECK(info["peers"].get_uint64().value() == 0);
+  CHECK(info["bytes_sent"].get_uint64().value() == 0);
+  CHECK(info["uptime_secs"].get_uint64().value() < 60);
+  CHECK(info["peer_list"].get_array().size() == 0);
+  CHECK(info["conn_list"].get_array().size() == 0);
+  CHECK(info["webhook"]["emitted"].get_uint64().value() == 5);
+  CHECK(info["webhook"]["delivered"].get_uint64().value() == 3);
+  CHECK(info["webhook"]["state"].get_string().value() == "disabled");
+  CHECK(info["webhook"]["latency_p50_ms"].get_double().value() == 1.5);
+}
+
+TEST_CASE_FIXTURE(fixture, "set webhook applies a valid url") {
+  start();
+  auto client = connect();
+  auto reply = call(client, ipc_command::set_webhook,
+                    "http://user:secret@127.0.0.1:8080/hook?token=x");
+  REQUIRE(reply.command == ipc_command::set_webhook_ok);
+  CHECK(reply.payload == R"({"webhook":"http://127.0.0.1:8080/hook"})");
+  CHECK(*webhook_url == "http://127.0.0.1:8080/hook");
+  auto stats = call(client, ipc_command::webhook_stats);
+  REQUIRE(stats.command == ipc_command::webhook_stats_ok);
+  CHECK(stats.payload.find(R"("url":"http://127.0.0.1:8080/hook")")
+        != std::string::npos);
+  CHECK(stats.payload.find(R"("state":"up")") != std::string::npos);
+  auto cleared = call(client, ipc_command::set_webhook, "");
+  REQUIRE(cleared.command == ipc_command::set_webhook_ok);
+  CHECK(cleared.payload == R"({"webhook":""})");
+  CHECK(webhook_url->empty());
+}
+
+TEST_CASE_FIXTURE(fixture, "set webhook rejects a metadata url") {
+  start();
+  auto client = connect();
+  *webhook_url = "http://127.0.0.1:9/kept";
+  auto reply
+      = call(client, ipc_command::set_webhook, "http://169.254.169.254/latest");
+  auto expected = protocol::parse_webhook_url("http://169.254.169.254/latest");
+  REQUIRE_FALSE(expected.has_value());
+  CHECK(error_text(reply) == expected.error().message);
+  CHECK(*webhook_url == "http://127.0.0.1:9/kept");
+}
+
+TEST_CASE_FIXTURE(fixture, "replies keep request order") {
+  start();
+  auto client = connect();
+  // The registry replies to "fast" before "slow"; the client must still see
+  // the reply to "slow", its first request, first.
+  auto wire
+      = protocol::encode_ipc_frame(ipc_command::set_hostname, "slow")
+        + protocol::encode_ipc_frame(ipc_command::set_hostname, "fast")
+        + protocol::encode_ipc_frame(ipc_command::resolve_hostname, "beta");
+  REQUIRE_FALSE(client->send_bytes(wire, 2s));
+  auto first = client->receive(5s);
+  auto second = client->receive(5s);
+  auto third = client->receive(5s);
+  REQUIRE(first.has_value());
+  REQUIRE(second.has_value());
+  REQUIRE(third.has_value());
+  CHECK(first->command == ipc_command::set_hostname_ok);
+  CHECK(first->payload == hostname_json("slow"));
+  CHECK(second->command == ipc_command::set_hostname_ok);
+  CHECK(second->payload == hostname_json("fast"));
+  CHECK(third->command == ipc_command::resolve_hostname_ok);
+}
+
+TEST_CASE_FIXTURE(fixture, "registry replies pass through") {
+  start();
+  auto client = connect();
+  auto visibility = call(client, ipc_command::set_visibility,
+                         protocol::encode_set_visibility(true));
+  CHECK(visibility.command == ipc_command::set_visibility_ok);
+  CHECK(visibility.payload
+        == R"({"node_id":7,"type":"set_visibility_ok","visibility":"public"})");
+  auto tags = call(client, ipc_command::set_tags,
+                   protocol::encode_set_tags({"gpu", "eu"}));
+  CHECK(tags.command == ipc_command::set_tags_ok);
+  CHECK(tags.payload
+        == R"({"node_id":7,"tags":["gpu","eu"],"type":"set_tags_ok"})");
+  auto found = call(client, ipc_command::resolve_hostname, "beta");
+  CHECK(found.command == ipc_command::resolve_hostname_ok);
+  auto gone = call(client, ipc_command::deregister);
+  CHECK(gone.command == ipc_command::deregister_ok);
+  CHECK(gone.payload == R"({"type":"deregister_ok"})");
+}
+
+TEST_CASE_FIXTURE(fixture, "bad requests get error replies") {
+  start();
+  auto client = connect();
+  CHECK(error_text(call(client, ipc_command::set_hostname, "taken"))
+        == "set_hostname: request failed");
+  CHECK(error_text(call(client, ipc_command::set_tags,
+                        protocol::encode_set_tags({"a", "b", "c", "d"})))
+        == "set_tags: maximum 3 tags allowed");
+  CHECK(error_text(call(client, ipc_command::set_tags, "{}"))
+        == "set_tags: invalid tags: expected a JSON array of strings");
+  CHECK(error_text(call(client, ipc_command::set_visibility))
+        == "set_visibility: missing visibility");
+  CHECK(error_text(call(client, ipc_command::resolve_hostname))
+        == "resolve_hostname: missing hostname");
+  CHECK(error_text(call(client, static_cast<ipc_command>(0x7f)))
+        == "unknown command: 0x7F");
+  CHECK(error_text(call(client, ipc_command::info_ok))
+        == "unknown command: 0x0E");
+  CHECK(error_text(call(client, ipc_command::bind, protocol::encode_bind(80)))
+        == "bind: not supported by this daemon yet");
+  CHECK(error_text(call(client, ipc_command::send,
+                        protocol::encode_conn_data({4, "x"})))
+        == "connection 4 not found");
+  auto closed = call(client, ipc_command::close, protocol::encode_conn_id(4));
+  CHECK(closed.command == ipc_command::close_ok);
+  CHECK(protocol::decode_conn_id(closed.payload).value() == 4);
+  // The client is still served after all these errors.
+  CHECK(call(client, ipc_command::info).command == ipc_command::info_ok);
+}
+
+TEST_CASE_FIXTURE(fixture, "stuck registry times out") {
+  auto opts = options();
+  opts.request_timeout = 300ms;
+  start(opts);
+  auto client = connect();
+  CHECK(error_text(call(client, ipc_command::set_hostname, "stall"))
+        == "set_hostname: the registry did not answer within 300 ms");
+}
+
+TEST_CASE_FIXTURE(fixture, "oversize frame closes only its client") {
+  start();
+  auto bad = connect();
+  auto good = connect();
+  // A length prefix of 1 MiB + 1.
+  REQUIRE_FALSE(bad->send_bytes(std::string{"\x00\x10\x00\x01", 4}, 2s));
+  auto reply = bad->receive(5s);
+  REQUIRE_FALSE(reply.has_value());
+  CHECK(reply.error() == boost::asio::error::eof);
+  CHECK(call(good, ipc_command::info).command == ipc_command::info_ok);
+}
+
+TEST_CASE_FIXTURE(fixture, "socket file has mode 0600") {
+  start();
+  struct stat st {};
+  REQUIRE(::stat(socket_path().c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0600);
+  // No temporary directory is left next to the socket.
+  std::size_t entries = 0;
+  for (auto& entry : std::filesystem::directory_iterator{dir}) {
+    CHECK(entry.path().filename() == "pilot.sock");
+    ++entries;
+  }
+  CHECK(entries == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "stale socket file is replaced") {
+  make_stale_socket(socket_path());
+  REQUIRE(std::filesystem::exists(socket_path()));
+  start();
+  auto client = connect();
+  CHECK(call(client, ipc_command::info).command == ipc_command::info_ok);
+}
+
+TEST_CASE_FIXTURE(fixture, "live socket is not taken over") {
+  start();
+  auto second
+      = control::start_control(sys, io, options(), registry, webhook_actor);
+  REQUIRE_FALSE(second);
+  CHECK(second.error() == control::errc::socket_in_use);
+  // The first daemon keeps its socket.
+  auto client = connect();
+  CHECK(call(client, ipc_command::info).command == ipc_command::info_ok);
+}
+
+TEST_CASE_FIXTURE(fixture, "regular file at the path is kept") {
+  { std::ofstream{socket_path()} << "keep me"; }
+  auto control
+      = control::start_control(sys, io, options(), registry, webhook_actor);
+  REQUIRE_FALSE(control);
+  CHECK(control.error() == control::errc::socket_failed);
+  CHECK(std::filesystem::is_regular_file(socket_path()));
+}
+
+TEST_CASE_FIXTURE(fixture, "exit closes clients and removes the socket") {
+  auto control = start();
+  auto client = connect();
+  REQUIRE(call(client, ipc_command::info).command == ipc_command::info_ok);
+  caf::anon_send_exit(control, caf::exit_reason::user_shutdown);
+  auto reply = client->receive(5s);
+  REQUIRE_FALSE(reply.has_value());
+  CHECK(reply.error() == boost::asio::error::eof);
+  CHECK(eventually([&] { return !std::filesystem::exists(socket_path()); }));
+}
+
+TEST_CASE_FIXTURE(fixture, "clients beyond the limit are closed") {
+  auto opts = options();
+  opts.max_clients = 1;
+  start(opts);
+  auto first = connect();
+  REQUIRE(call(first, ipc_command::info).command == ipc_command::info_ok);
+  auto second = connect();
+  auto reply = second->call(ipc_command::info, {}, 5s);
+  REQUIRE_FALSE(reply.has_value());
+  CHECK(call(first, ipc_command::info).command == ipc_command::info_ok);
+}

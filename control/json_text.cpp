@@ -1,0 +1,82 @@
+#include "control/json_text.hpp"
+
+#include "protocol/go_json.hpp"
+
+#include <algorithm>
+#include <string_view>
+#include <vector>
+
+namespace pilot::control {
+
+namespace {
+
+void append_indent(std::string& out, int depth) {
+  out += '\n';
+  out.append(static_cast<std::size_t>(depth) * 2, ' ');
+}
+
+void append_indented(std::string& out, const boost::json::value& value,
+                     int depth);
+
+void append_object(std::string& out, const boost::json::object& object,
+                   int depth) {
+  if (object.empty()) {
+    out += "{}";
+    return;
+  }
+  std::vector<const boost::json::key_value_pair*> members;
+  members.reserve(object.size());
+  for (const auto& member : object)
+    members.push_back(&member);
+  std::sort(members.begin(), members.end(), [](auto* lhs, auto* rhs) {
+    return std::string_view{lhs->key()} < std::string_view{rhs->key()};
+  });
+  out += '{';
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_indent(out, depth + 1);
+    protocol::append_go_json_string(out, members[i]->key());
+    out += ": ";
+    append_indented(out, members[i]->value(), depth + 1);
+  }
+  append_indent(out, depth);
+  out += '}';
+}
+
+void append_array(std::string& out, const boost::json::array& array,
+                  int depth) {
+  if (array.empty()) {
+    out += "[]";
+    return;
+  }
+  out += '[';
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_indent(out, depth + 1);
+    append_indented(out, array[i], depth + 1);
+  }
+  append_indent(out, depth);
+  out += ']';
+}
+
+void append_indented(std::string& out, const boost::json::value& value,
+                     int depth) {
+  if (auto* object = value.if_object())
+    append_object(out, *object, depth);
+  else if (auto* array = value.if_array())
+    append_array(out, *array, depth);
+  else
+    protocol::append_go_json(out, value);
+}
+
+} // namespace
+
+std::string to_indented_json(const boost::json::value& value) {
+  std::string out;
+  append_indented(out, value, 0);
+  return out;
+}
+
+} // namespace pilot::control
