@@ -1,1 +1,151 @@
 #include "control/pilot_config.hpp"
+
+#include "actors/atomic_file.hpp"
+#include "control/json_text.hpp"
+
+#include <boost/json/stream_parser.hpp>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+namespace pilot::control {
+
+namespace {
+
+boost::json::value to_boost_json(simdjson::dom::element element) {
+  using simdjson::dom::element_type;
+  switch (element.type()) {
+    case element_type::OBJECT: {
+      boost::json::object object;
+      for (auto field : simdjson::dom::object(element))
+        object[field.key] = to_boost_json(field.value);
+      return object;
+    }
+    case element_type::ARRAY: {
+      boost::json::array array;
+      for (auto item : simdjson::dom::array(element))
+        array.push_back(to_boost_json(item));
+      return array;
+    }
+    case element_type::STRING:
+      return boost::json::string{std::string_view(element)};
+    case element_type::INT64:
+      return std::int64_t(element);
+    case element_type::UINT64:
+      return std::uint64_t(element);
+    case element_type::DOUBLE:
+      return double(element);
+    case element_type::BOOL:
+      return bool(element);
+    case element_type::NULL_VALUE:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+// Returns the 1-based line of the first syntax error in `text`. simdjson
+// reports no position, so Boost.JSON's incremental parser, which stops at
+// the first invalid byte, finds it. An error that it does not see, such as
+// a number out of simdjson's range, is put on the last line.
+std::size_t error_line(std::string_view text) {
+  boost::json::stream_parser parser;
+  boost::system::error_code ec;
+  auto position = parser.write_some(text.data(), text.size(), ec);
+  if (!ec && parser.done())
+    // A complete value followed by more: the error is where the rest starts.
+    position
+        = std::min(text.find_first_not_of(" \t\r\n", position), text.size());
+  else if (!ec)
+    position = text.size();
+  auto before = text.substr(0, position);
+  if (position == text.size() && before.ends_with('\n'))
+    before.remove_suffix(1);
+  return static_cast<std::size_t>(
+             std::count(before.begin(), before.end(), '\n'))
+         + 1;
+}
+
+[[noreturn]] void throw_parse_error(const std::filesystem::path& path,
+                                    std::size_t line,
+                                    std::string_view problem) {
+  std::ostringstream message;
+  message << "invalid config file " << path.string() << ": line " << line
+          << ": " << problem << " (fix or remove the file)";
+  throw config_error{message.str()};
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    throw config_error{"cannot read config file " + path.string() + ": "
+                       + std::strerror(errno)};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+} // namespace
+
+std::filesystem::path pilot_home() {
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0')
+    throw config_error{"HOME is not set, so ~/.pilot cannot be found"};
+  return std::filesystem::path{home} / ".pilot";
+}
+
+std::filesystem::path pilot_config::default_path() {
+  return pilot_home() / "config.json";
+}
+
+pilot_config pilot_config::load(const std::filesystem::path& path) {
+  pilot_config config{path};
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    return config;
+  auto text = read_file(path);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto err = parser.parse(text.data(), text.size()).get(root))
+    throw_parse_error(path, error_line(text), simdjson::error_message(err));
+  if (!root.is_object())
+    throw_parse_error(path, 1, "the file must contain one JSON object");
+  config.values_ = to_boost_json(root).as_object();
+  return config;
+}
+
+pilot_config::pilot_config(std::filesystem::path path)
+    : path_(std::move(path)) {
+  // nop
+}
+
+std::optional<std::string>
+pilot_config::string_value(std::string_view key) const {
+  auto i = values_.find(key);
+  if (i == values_.end() || !i->value().is_string())
+    return std::nullopt;
+  return std::string{i->value().get_string()};
+}
+
+void pilot_config::set(std::string_view key, boost::json::value value) {
+  values_[key] = std::move(value);
+}
+
+bool pilot_config::erase(std::string_view key) {
+  return values_.erase(key) > 0;
+}
+
+std::string pilot_config::to_text() const {
+  return to_indented_json(values_) + "\n";
+}
+
+void pilot_config::save() const {
+  if (auto ec = actors::write_file_atomically(path_, to_text()))
+    throw config_error{"cannot write config file " + path_.string() + ": "
+                       + ec.message()};
+}
+
+} // namespace pilot::control

@@ -1,1 +1,69 @@
 #pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace pilot::control {
+
+/// A config file that cannot be read, parsed or written. The message names
+/// the file and the problem, and for a parse error the line.
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Returns `$HOME/.pilot`, the directory of pilotctl's files. Throws
+/// `config_error` when `HOME` is unset or empty.
+std::filesystem::path pilot_home();
+
+/// `~/.pilot/config.json`: one JSON object whose keys pilotctl reads and
+/// writes one at a time, keeping every other key and its value. Saved with
+/// keys sorted, a 2-space indent and a trailing newline, as the reference
+/// pilotctl writes it.
+class pilot_config {
+public:
+  /// Returns `pilot_home() / "config.json"`.
+  static std::filesystem::path default_path();
+
+  /// Loads the file at `path`; a missing file is an empty config. Throws
+  /// `config_error` naming the path, the line and the problem when the file
+  /// is not one JSON object, and leaves the file untouched.
+  static pilot_config load(const std::filesystem::path& path);
+
+  /// Creates an empty config that `save` writes to `path`.
+  explicit pilot_config(std::filesystem::path path);
+
+  /// Returns the file's path.
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+  /// Returns every key and value.
+  const boost::json::object& values() const noexcept { return values_; }
+
+  /// Returns the value of `key` if it is a string.
+  std::optional<std::string> string_value(std::string_view key) const;
+
+  /// Sets `key` to `value`, replacing any previous value.
+  void set(std::string_view key, boost::json::value value);
+
+  /// Removes `key`; returns whether it was present.
+  bool erase(std::string_view key);
+
+  /// Returns the file's text as `save` writes it.
+  std::string to_text() const;
+
+  /// Writes the file atomically with mode 0600, creating its directory with
+  /// mode 0700. Throws `config_error` on failure; the old file is then kept.
+  void save() const;
+
+private:
+  std::filesystem::path path_;
+  boost::json::object values_;
+};
+
+} // namespace pilot::control
