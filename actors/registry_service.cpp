@@ -158,8 +158,7 @@ std::size_t registry_service::reap(time_point now) {
   return stale.size();
 }
 
-std::string registry_service::snapshot() {
-  dirty_ = false;
+std::string registry_service::snapshot() const {
   return to_store_json(state_);
 }
 
@@ -327,7 +326,7 @@ registry_service::on(const protocol::register_request& request,
   }
   node->real_addr = endpoint;
   node->last_seen = now;
-  // Step 4: the hostname, skipped without error when another node holds it.
+  // Step 4: the hostname, skipped without error when another node has it.
   protocol::register_response response;
   if (!request.hostname.empty() && !hostname_problem
       && assign_hostname(*node, request.hostname))
@@ -351,7 +350,7 @@ registry_service::on(const protocol::register_request& request,
 // - any other key gets a new ID.
 // Unlike the Go reference, an owner alone never takes over a live node:
 // owners are unverified text, so replacing the live node's key would hand
-// its identity to anyone who knows the owner string. The new key gets a new
+// its identity to anyone who has seen the owner string. The new key gets a new
 // ID instead, and the live node keeps its own.
 boost::system::result<std::uint32_t, std::string>
 registry_service::node_id_for(const std::string& key,

@@ -17,7 +17,7 @@
 
 namespace pilot::actors {
 
-/// Where a registry request came from: the TCP peer.
+/// The TCP peer that sent a registry request.
 struct source_info {
   boost::asio::ip::address ip;
   std::uint16_t port = 0;
@@ -37,32 +37,34 @@ struct registry_config {
   std::chrono::seconds register_refill_period{60};
   /// A source's bucket is dropped after this long without use.
   std::chrono::seconds rate_bucket_idle{120};
-  /// Most live nodes; `register` of a new node fails beyond it.
+  /// Maximum number of live nodes; `register` of a new node fails beyond it.
   std::size_t max_nodes = 100'000;
-  /// Most keys remembered, live or departed. When full, the key of the node
-  /// that departed first is forgotten (with its trust pairs and mailboxes),
-  /// so that node gets a new ID if it ever returns.
+  /// Maximum number of keys remembered, live or departed. When full, the key of
+  /// the node that departed first is forgotten (with its trust pairs and
+  /// mailboxes), so that node gets a new ID if it ever returns.
   std::size_t max_known_keys = 400'000;
-  /// Most trust pairs in total.
+  /// Maximum number of trust pairs in total.
   std::size_t max_trust_pairs = 1'000'000;
-  /// Most trust requests and most trust responses waiting per node.
+  /// Maximum number of trust requests, and of trust responses, waiting per
+  /// node.
   std::size_t mailbox_capacity = 100;
-  /// Longest stored justification, in bytes; longer ones are cut at a UTF-8
-  /// character boundary.
+  /// Maximum size of a stored justification, in bytes; longer ones are cut at a
+  /// UTF-8 character boundary.
   std::size_t max_justification_size = 1024;
-  /// Longest `owner` accepted by `register`, in bytes.
+  /// Maximum size of the `owner` that `register` accepts, in bytes.
   std::size_t max_owner_size = 256;
-  /// Most beacons in the directory, and the longest beacon address.
+  /// Maximum number of beacons in the directory, and maximum size of a
+  /// beacon address in bytes.
   std::size_t max_beacons = 1024;
   std::size_t max_beacon_addr_size = 256;
-  /// Most sources with a rate-limit bucket at a time.
+  /// Maximum number of sources with a rate-limit bucket at a time.
   std::size_t max_rate_buckets = 65'536;
 };
 
 /// Counters of what the registry did since it started.
 struct registry_stats {
   std::uint64_t requests = 0;
-  /// Requests answered with the error frame, for any reason.
+  /// Requests that got the error frame, for any reason.
   std::uint64_t failures = 0;
   std::uint64_t bad_signatures = 0;
   std::uint64_t rate_limited = 0;
@@ -105,17 +107,20 @@ public:
   std::size_t reap(time_point now);
 
   /// Returns whether the persistent tables changed since the last
-  /// `snapshot`.
+  /// `mark_saved`.
   bool dirty() const noexcept { return dirty_; }
 
-  /// Serializes the persistent tables (the store file) and clears `dirty`.
-  std::string snapshot();
+  /// Serializes the persistent tables (the store file).
+  std::string snapshot() const;
 
-  /// Replaces all tables with a store file's. Nodes count as seen at `now`
-  /// at the latest, because heartbeats are not saved: a registry restart
-  /// would otherwise reap every node whose last save is older than
-  /// `stale_after`. Throws `std::invalid_argument` for an invalid file and
-  /// then keeps the current tables.
+  /// Clears `dirty` once a snapshot is safely on disk.
+  void mark_saved() noexcept { dirty_ = false; }
+
+  /// Replaces all tables with a store file's. Every loaded node counts as
+  /// seen at `now`, because heartbeats are not saved: a restart would
+  /// otherwise reap every node whose last save is older than `stale_after`.
+  /// Throws `std::invalid_argument` for an invalid file and then keeps the
+  /// current tables.
   void load(std::string_view store_json, time_point now);
 
   /// Returns the counters.

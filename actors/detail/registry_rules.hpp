@@ -12,10 +12,10 @@
 /// The registry's validation rules for values that clients choose.
 namespace pilot::actors::detail {
 
-/// Longest hostname (a DNS label).
+/// Maximum size of a hostname (a DNS label).
 inline constexpr std::size_t max_hostname_size = 63;
 
-/// Most tags per node, and the longest tag.
+/// Maximum number of tags per node, and maximum size of a tag.
 inline constexpr std::size_t max_tags = 10;
 inline constexpr std::size_t max_tag_size = 32;
 
@@ -27,7 +27,7 @@ std::optional<std::string> hostname_error(std::string_view hostname);
 /// Normalizes tags for `set_tags`: strips one leading `#` from each, then
 /// requires at most 10 tags of 1 to 32 characters of `a-z`, `0-9` and `-`
 /// that start and end with a letter or digit. Returns why the list is
-/// invalid, or nothing when `tags` now holds the normalized list.
+/// invalid, or nothing when `tags` now contains the normalized list.
 std::optional<std::string> normalize_tags(std::vector<std::string>& tags);
 
 /// Formats the endpoint recorded for a node: the host is always the TCP

@@ -52,14 +52,14 @@ struct mailbox_request {
   registry_time timestamp{};
 };
 
-/// An answer waiting in the original requester's mailbox.
+/// A response waiting in the original requester's mailbox.
 struct mailbox_response {
   std::uint32_t from_node_id = 0;
   bool accept = false;
   registry_time timestamp{};
 };
 
-/// What the key index stores per public key, live or departed.
+/// The key index entry of a public key, live or departed.
 struct key_entry {
   std::uint32_t node_id = 0;
   /// Position in `registry_state::departed_keys` while the node is gone,

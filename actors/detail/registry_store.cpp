@@ -342,7 +342,7 @@ void rebuild_indexes(registry_state& state) {
     // A live node's own key always points at it.
     state.keys[node.key_base64] = key_entry{id};
   }
-  // Drop index entries for keys that a live node no longer holds (rotated
+  // Drop index entries for keys that a live node no longer has (rotated
   // away), so that they cannot steer that node.
   std::erase_if(state.keys, [&](const auto& item) {
     auto node = state.nodes.find(item.second.node_id);

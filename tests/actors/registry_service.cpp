@@ -126,6 +126,12 @@ TEST_CASE_FIXTURE(fixture, "registry store matches the reference layout") {
   CHECK_EQ(
       service.snapshot(),
       R"({"next_node":2,"next_net":1,"nodes":{"1":{"id":1,"public_key":"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=","real_addr":"127.0.0.1:4000","networks":[0],"last_seen":"2026-01-01T00:00:00Z"}},"networks":{"0":{"id":0,"name":"backbone","join_rule":"open","members":[1],"created":"2026-01-01T00:00:00Z"}},"pub_key_idx":{"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=":1}})");
+  CHECK(service.dirty());
+  service.mark_saved();
+  CHECK_FALSE(service.dirty());
+  // A heartbeat changes nothing that is saved.
+  call(
+      R"({"node_id":1,"signature":"VnlNDnMgPNrEstsrIUUV4v6d2E7QkVIddCAIpv1x28UtcY15dnl85d0ldVgesmCWwT8vPsUTgZrs82oJtGTtAQ==","type":"heartbeat"})");
   CHECK_FALSE(service.dirty());
 }
 
