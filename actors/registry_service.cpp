@@ -287,6 +287,9 @@ registry_service::check_signature(const node_record& node,
 registry_service::outcome
 registry_service::on(const protocol::register_request& request,
                      const source_info& source, time_point now) {
+  // NOTE: register carries no proof of key possession on the wire, so anyone
+  // who knows a public key can move that node's endpoint to their own
+  // address. Only the rate limit and the source-address rule bound this.
   // Step 1: the rate limit, which a known key may pass when it is exhausted.
   auto key = protocol::parse_public_key(request.public_key);
   std::string canonical = key ? protocol::base64_encode(*key) : std::string{};
@@ -310,8 +313,8 @@ registry_service::on(const protocol::register_request& request,
   bool live = known != state_.keys.end()
               && state_.nodes.contains(known->second.node_id);
   if (!live && state_.nodes.size() >= config_.max_nodes)
-    return outcome::fail("registry full: "
-                         + std::to_string(config_.max_nodes) + " nodes");
+    return outcome::fail("registry full: " + std::to_string(config_.max_nodes)
+                         + " nodes");
   if (known == state_.keys.end() && !make_room_for_key())
     return outcome::fail("key index full");
   auto id = node_id_for(canonical, request.owner);
@@ -683,6 +686,8 @@ registry_service::on(const protocol::respond_handshake_request& request,
   if (find_node(state_, request.peer_id) == nullptr)
     return outcome::fail("handshake response to unknown node "
                          + std::to_string(request.peer_id));
+  // NOTE: as in the reference, nothing checks that `peer_id` asked first,
+  // because Go daemons also answer requests that reached them directly.
   // One waiting response per responder: a newer one replaces the older, so
   // a single node cannot fill the requester's mailbox.
   auto& queue = state_.responses[request.peer_id];

@@ -1,5 +1,7 @@
 #include "actors/registry_service.hpp"
 
+#include "actors/detail/registry_rules.hpp"
+#include "actors/detail/registry_store.hpp"
 #include "protocol/base64.hpp"
 #include "protocol/identity.hpp"
 
@@ -925,4 +927,79 @@ TEST_CASE("invalid store files are rejected and change nothing") {
     CHECK_THROWS_AS(service.load(text, t0), std::invalid_argument);
     CHECK_EQ(service.node_count(), 1);
   }
+}
+
+TEST_CASE("nodes of a stored network see each other") {
+  // Networks other than the backbone exist only in stores of older servers.
+  client a;
+  client b;
+  client outsider;
+  auto node = [](const client& c, int id) {
+    return R"(")" + std::to_string(id) + R"(":{"id":)" + std::to_string(id)
+           + R"(,"public_key":")" + c.id.public_key_base64()
+           + R"(","real_addr":"10.0.0.)" + std::to_string(id)
+           + R"(:4000","networks":[0,5]})";
+  };
+  auto store
+      = R"({"next_node":4,"next_net":6,"nodes":{)" + node(a, 1) + ","
+        + node(b, 2) + "," + node(outsider, 3)
+        + R"(},"networks":{"5":{"id":5,"name":"lab","join_rule":"token",)"
+        + R"("members":[1,2],"created":"2026-01-01T00:00:00Z"}}})";
+  registry_service service{actors::registry_config{}, t0};
+  service.load(store, t0);
+  a.node_id = 1;
+  b.node_id = 2;
+  outsider.node_id = 3;
+  auto run = [&](const auto& request) {
+    return service
+        .handle(protocol::encode_registry_message(request), source(), t0)
+        .value();
+  };
+  CHECK_EQ(
+      run(protocol::list_nodes_request{5}),
+      R"({"nodes":[{"address":"5:0005.0000.0001","node_id":1},)"
+      R"({"address":"5:0005.0000.0002","node_id":2}],"type":"list_nodes_ok"})");
+  CHECK_NE(run(a.sign(protocol::resolve_request{2, 1, ""})), error_frame);
+  CHECK_EQ(run(outsider.sign(protocol::resolve_request{2, 3, ""})),
+           error_frame);
+  CHECK_NE(run(protocol::list_networks_request{})
+               .find(R"("members":2,"name":"lab")"),
+           std::string::npos);
+}
+
+TEST_CASE("store times use RFC 3339") {
+  using actors::detail::format_rfc3339;
+  using actors::detail::parse_rfc3339;
+  CHECK_EQ(format_rfc3339(t0, false), "2026-01-01T00:00:00Z");
+  CHECK_EQ(format_rfc3339(t0 + 123456789ns, true),
+           "2026-01-01T00:00:00.123456789Z");
+  CHECK_EQ(format_rfc3339(t0 + 500ms, true), "2026-01-01T00:00:00.5Z");
+  CHECK_EQ(format_rfc3339(t0 + 500ms, false), "2026-01-01T00:00:00Z");
+  CHECK_EQ(parse_rfc3339("2026-01-01T00:00:00Z").value(), t0);
+  CHECK_EQ(parse_rfc3339("2026-01-01T01:30:00+01:30").value(), t0);
+  CHECK_EQ(parse_rfc3339("2025-12-31T19:00:00-05:00").value(), t0);
+  CHECK_EQ(parse_rfc3339("2026-01-01T00:00:00.25Z").value(), t0 + 250ms);
+  for (std::string_view bad :
+       {"", "2026-01-01", "2026-01-01T00:00:00", "2026-02-30T00:00:00Z",
+        "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z",
+        "2026-01-01T00:00:00+0100", "2026-01-01 00:00:00Z"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_rfc3339(bad).has_value());
+  }
+}
+
+TEST_CASE("endpoints keep only the port of listen_addr") {
+  using actors::detail::endpoint_from;
+  auto ip = boost::asio::ip::make_address("203.0.113.5");
+  CHECK_EQ(endpoint_from("10.0.0.1:4000", ip, 999), "203.0.113.5:4000");
+  CHECK_EQ(endpoint_from(":4000", ip, 999), "203.0.113.5:4000");
+  CHECK_EQ(endpoint_from("[::1]:4000", ip, 999), "203.0.113.5:4000");
+  CHECK_EQ(endpoint_from("", ip, 999), "203.0.113.5:999");
+  CHECK_EQ(endpoint_from("10.0.0.1", ip, 999), "203.0.113.5:999");
+  CHECK_EQ(endpoint_from("::1:4000", ip, 999), "203.0.113.5:999");
+  CHECK_EQ(endpoint_from("h:port", ip, 999), "203.0.113.5:999");
+  CHECK_EQ(endpoint_from("h:70000", ip, 999), "203.0.113.5:999");
+  CHECK_EQ(
+      endpoint_from("h:1", boost::asio::ip::make_address("2001:db8::1"), 9),
+      "[2001:db8::1]:1");
 }
