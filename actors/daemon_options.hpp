@@ -1,1 +1,101 @@
 #pragma once
+
+#include "actors/log.hpp"
+#include "protocol/identity.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pilot::actors {
+
+/// The public registry and beacon of the Pilot network, the defaults of
+/// `--registry` and `--beacon` as in the reference daemon.
+inline constexpr std::string_view default_registry_address
+    = "34.71.57.205:9000";
+inline constexpr std::string_view default_beacon_address = "34.71.57.205:9001";
+
+/// The webhook settings, the part of the options that SIGHUP reloads.
+struct webhook_settings {
+  /// Empty when webhooks are off.
+  std::string url;
+  /// Deadline of one POST, from 1 s to 30 s.
+  std::chrono::milliseconds timeout{5'000};
+  /// Events that may wait for delivery while the endpoint is up.
+  std::size_t buffer = 1024;
+  /// POSTs in flight at once, from 1 to 64; 1 keeps events in order.
+  std::size_t concurrency = 1;
+
+  friend bool operator==(const webhook_settings&, const webhook_settings&)
+      = default;
+};
+
+/// Everything `pilot-daemon` is configured with: the flags, merged with the
+/// config file and the defaults (command line before file before default).
+struct daemon_options {
+  /// `--config`: the JSON config file, or empty.
+  std::string config_file;
+  std::string registry{default_registry_address};
+  // TODO: the beacon is stored but unused until tunnels exist.
+  std::string beacon{default_beacon_address};
+  /// The tunnel's UDP listen address, `host:port` with an optional host.
+  std::string listen = ":0";
+  /// The IPC socket path.
+  std::string socket;
+  /// The `host:port` to register instead of the listen address.
+  std::string endpoint;
+  /// The identity file, `~` expanded; empty means a new key at every start.
+  std::string identity;
+  std::string owner;
+  bool is_public = false;
+  std::string hostname;
+  /// Heartbeat interval.
+  std::chrono::milliseconds keepalive{30'000};
+  webhook_settings webhook;
+  /// Time the webhook gets to deliver what is buffered when stopping.
+  std::chrono::milliseconds shutdown_grace{3'000};
+  log::level log_level = log::level::info;
+  log::format log_format = log::format::text;
+  // TODO: stored but unused until tunnels exist.
+  bool encrypt = true;
+  /// `--help` or `--version` was given; nothing else was checked.
+  bool show_help = false;
+  bool show_version = false;
+  /// Problems that do not stop the daemon, such as unknown config keys, for
+  /// the caller to log once the logger is configured.
+  std::vector<std::string> warnings;
+};
+
+/// A command line or config file that cannot be used. The message names the
+/// flag or key, and for the config file the line.
+class options_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Parses the command line of `pilot-daemon` and the config file it names.
+/// Long flags take one or two dashes (`--public`, `-public`), values follow
+/// after `=` or as the next argument, booleans accept `=true`/`=false`, and
+/// durations are Go durations such as `30s` or `1m`. Config keys are flag
+/// names, with `_` allowed for `-`. Throws `options_error` for an unknown
+/// flag, a malformed or unreadable config file, a value of the wrong type
+/// and any value out of range.
+daemon_options parse_daemon_options(int argc, const char* const argv[]);
+
+/// Returns the `--help` text.
+std::string daemon_usage();
+
+/// Replaces a leading `~` or `~/` by `$HOME`. Throws `options_error` when
+/// HOME is not set.
+std::string expand_home(const std::string& path);
+
+/// Loads the identity file at `path`, or creates it (mode 0600, written
+/// atomically, parent directories 0700) when it does not exist. An empty
+/// `path` gives a new key that is not saved. Never overwrites an existing
+/// file. Throws `options_error` when the file cannot be read or written or
+/// is not a valid identity file.
+protocol::identity load_identity(const std::string& path);
+
+} // namespace pilot::actors

@@ -51,6 +51,8 @@ void add_error_renderer(caf::actor_system_config& cfg) {
 std::string error_text(const caf::error& err) {
   if (err.category() == error_category)
     return render_error(err.code(), err.category(), err.context());
+  if (err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
   return to_string(err);
 }
 

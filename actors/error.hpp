@@ -56,7 +56,8 @@ std::string render_error(std::uint8_t code, caf::atom_value category,
 void add_error_renderer(caf::actor_system_config& cfg);
 
 /// Returns the user-facing text of any error: the context text for errors of
-/// `error_category`, CAF's own rendering otherwise.
+/// `error_category` and for other errors whose context is one string, CAF's
+/// own rendering otherwise.
 std::string error_text(const caf::error& err);
 
 } // namespace pilot::actors
