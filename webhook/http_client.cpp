@@ -1,1 +1,53 @@
 #include "webhook/http_client.hpp"
+
+#include "webhook/detail/connection_pool.hpp"
+#include "webhook/detail/http_session.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <utility>
+
+namespace pilot::webhook {
+
+namespace {
+
+class http_client final : public transport {
+public:
+  http_client(boost::asio::io_context& io, http_client_options options)
+      : io_(io), options_(std::make_shared<const http_client_options>(
+                     std::move(options))),
+        pool_(std::make_shared<detail::connection_pool>(
+            options_->max_idle_connections)) {
+    // nop
+  }
+
+  ~http_client() override { pool_->clear(); }
+
+  void post(http_request request, attempt_handler done) override {
+    // Sessions share the pool and options, never the client, so they may
+    // finish after the client is gone.
+    boost::asio::post(io_, [&io = io_, options = options_, pool = pool_,
+                            request = std::move(request),
+                            done = std::move(done)]() mutable {
+      auto reused = pool->take(detail::http_session::pool_key(*request.target));
+      std::make_shared<detail::http_session>(io, std::move(reused), pool,
+                                             *options, std::move(request),
+                                             std::move(done))
+          ->run();
+    });
+  }
+
+private:
+  boost::asio::io_context& io_;
+  std::shared_ptr<const http_client_options> options_;
+  std::shared_ptr<detail::connection_pool> pool_;
+};
+
+} // namespace
+
+std::shared_ptr<transport> make_http_client(boost::asio::io_context& io,
+                                            http_client_options options) {
+  return std::make_shared<http_client>(io, std::move(options));
+}
+
+} // namespace pilot::webhook

@@ -1,1 +1,42 @@
 #pragma once
+
+#include "webhook/transport.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace pilot::webhook {
+
+/// Settings of the webhook HTTP client.
+struct http_client_options {
+  /// Maximum size of a response body. Bodies are read and discarded up to
+  /// it; a larger body still counts its status, but the connection closes.
+  std::size_t max_response_body = 64 * 1024;
+  /// Maximum number of idle keep-alive connections kept for reuse.
+  std::size_t max_idle_connections = 4;
+  /// The `User-Agent` header.
+  std::string user_agent = "pilot-daemon/" PILOT_VERSION;
+};
+
+/// Creates the HTTP/1.1 client that delivers webhook POSTs on `io`, which
+/// the daemon runs on its own thread and which must outlive the client.
+///
+/// Each POST runs as one session on its own strand under one deadline
+/// (`http_request::timeout`) that covers resolving, connecting, writing and
+/// reading the whole response. Connections are kept alive and reused;
+/// redirects are never followed. The client rejects every resolved address
+/// that `protocol::is_refused_address` rejects. When a reused connection
+/// fails before any response byte arrives, the request is sent once more
+/// on a new connection. Failure classes in `attempt_result`: `timeout`,
+/// `connect` (refused, reset or closed before a response, invalid response,
+/// rejected address) and `dns`.
+// TODO: https URLs need TLS (OpenSSL through Beast's ssl_stream), which
+// would add the `tls` failure class; until then the webhook actor rejects
+// them.
+std::shared_ptr<transport> make_http_client(boost::asio::io_context& io,
+                                            http_client_options options = {});
+
+} // namespace pilot::webhook

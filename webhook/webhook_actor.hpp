@@ -1,1 +1,82 @@
 #pragma once
+
+#include "webhook/fwd.hpp"
+#include "webhook/transport.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <caf/actor_system.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace pilot::webhook {
+
+/// Settings of the webhook actor.
+struct webhook_options {
+  /// The URL to start with; empty leaves webhooks off until `set_url_atom`.
+  std::string url;
+  /// The one deadline of each attempt, from resolving to the whole response.
+  std::chrono::milliseconds timeout{5'000};
+  /// Events that may wait while the endpoint is up and busy. One more is
+  /// dropped as `full`.
+  std::size_t buffer_size = 1024;
+  /// Requests in flight at once, from 1 to 64. With 1, events are POSTed in
+  /// the order they were raised.
+  std::size_t concurrency = 1;
+  /// How long `drain_atom` waits for buffered and in-flight events.
+  std::chrono::milliseconds shutdown_grace{3'000};
+  /// Random per daemon start, so `webhook-id` is unique across restarts.
+  /// Generated (16 hex digits) when empty.
+  std::string boot_id;
+  /// Maximum size of a serialized body; a larger event is dropped as
+  /// `oversize`. Peers control most strings in events, so this bounds the
+  /// memory that the buffer can take.
+  std::size_t max_body_size = 1024 * 1024;
+  /// Pause before the first probe of a down endpoint. It doubles after
+  /// each failed probe up to `max_backoff`.
+  std::chrono::milliseconds initial_backoff{1'000};
+  std::chrono::milliseconds max_backoff{30'000};
+  /// Each pause is scaled by a random factor in [1 - jitter, 1 + jitter].
+  double backoff_jitter = 0.2;
+};
+
+/// Spawns the webhook actor with the HTTP client on `io`, which the daemon
+/// runs on its own thread and which must outlive the actor's requests.
+///
+/// The actor never makes a producer wait. It numbers every raised event
+/// (`event_id`, from 1, so dropped events leave gaps) and then delivers,
+/// buffers or drops it:
+/// - no URL: dropped as `disabled`;
+/// - endpoint up: POSTed when a request slot is free, else buffered, else
+///   dropped as `full`;
+/// - endpoint down: dropped as `down`, except that the first event after
+///   the back-off is sent as a probe.
+/// An event that is sent or buffered is serialized at once, with the node ID
+/// and the time at which it was raised.
+///
+/// A connection-level failure (timeout, connect, dns) on the current URL
+/// marks the endpoint down and drops the buffer as `down`. Any HTTP response
+/// marks it up again. 3xx, 4xx and 5xx are failed deliveries that keep the
+/// endpoint up.
+///
+/// `set_url_atom` validates with `protocol::parse_webhook_url`, rejects
+/// https for now, and applies at once: buffered events go to the new URL,
+/// requests in flight finish on their own. An invalid URL gets an
+/// `actors::errc::invalid_argument` error whose context is the message for
+/// the user. `drain_atom` is answered once nothing is buffered or in flight,
+/// or after `shutdown_grace`, and logs the final counters.
+///
+/// Throws `std::invalid_argument` when `options.url` is not a valid webhook
+/// URL.
+webhook_actor spawn_webhook(caf::actor_system& sys, boost::asio::io_context& io,
+                            webhook_options options);
+
+/// Spawns the webhook actor on `http`; tests pass a transport that injects
+/// faults.
+webhook_actor spawn_webhook(caf::actor_system& sys,
+                            std::shared_ptr<transport> http,
+                            webhook_options options);
+
+} // namespace pilot::webhook

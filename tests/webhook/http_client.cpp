@@ -1,3 +1,617 @@
 #include "webhook/http_client.hpp"
 
+#include "webhook/detail/http_session.hpp"
+#include "webhook/webhook_actor.hpp"
+
 #include <doctest/doctest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/parse.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace pilot;
+using namespace pilot::webhook;
+using namespace std::chrono_literals;
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+using http_message = http::request<http::string_body>;
+
+class loopback_server;
+
+/// Serves one accepted connection of a test server.
+using connection_handler
+    = std::function<asio::awaitable<void>(tcp::socket, loopback_server&)>;
+
+/// A real HTTP server on a loopback address and a free port, with its own
+/// thread, that records what it receives. Each test scripts the behaviour
+/// of its connections.
+class loopback_server {
+public:
+  explicit loopback_server(connection_handler handler,
+                           const char* address = "127.0.0.1")
+      : acceptor_(io_, tcp::endpoint{asio::ip::make_address(address), 0}),
+        handler_(std::move(handler)) {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    thread_ = std::thread{[this] {
+      io_.run();
+    }};
+  }
+
+  ~loopback_server() {
+    io_.stop();
+    thread_.join();
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  std::size_t connections() const { return connections_; }
+
+  std::vector<http_message> requests() const {
+    std::lock_guard guard{mutex_};
+    return requests_;
+  }
+
+  /// Reads one request from `socket` and records it.
+  asio::awaitable<http_message> read_request(tcp::socket& socket,
+                                             beast::flat_buffer& buffer) {
+    http_message request;
+    co_await http::async_read(socket, buffer, request, asio::use_awaitable);
+    std::lock_guard guard{mutex_};
+    requests_.push_back(request);
+    co_return request;
+  }
+
+private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
+      ++connections_;
+      asio::co_spawn(io_, handler_(std::move(socket), *this), asio::detached);
+    }
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  connection_handler handler_;
+  std::thread thread_;
+  std::atomic<std::size_t> connections_ = 0;
+  mutable std::mutex mutex_;
+  std::vector<http_message> requests_;
+};
+
+asio::awaitable<void> write_text(tcp::socket& socket, std::string text) {
+  co_await asio::async_write(socket, asio::buffer(text), asio::use_awaitable);
+}
+
+asio::awaitable<void> write_response(tcp::socket& socket, int status,
+                                     bool keep_alive = true,
+                                     std::string body = "ok") {
+  http::response<http::string_body> response{static_cast<http::status>(status),
+                                             11};
+  response.keep_alive(keep_alive);
+  // These statuses have no body.
+  if (status != 204 && status != 304)
+    response.body() = std::move(body);
+  response.prepare_payload();
+  co_await http::async_write(socket, response, asio::use_awaitable);
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
+  asio::steady_timer timer{co_await asio::this_coro::executor};
+  timer.expires_after(duration);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+/// Responds to every request on the connection with `status`.
+connection_handler answer_all(int status) {
+  return [status](tcp::socket socket,
+                  loopback_server& server) -> asio::awaitable<void> {
+    beast::flat_buffer buffer;
+    for (;;) {
+      co_await server.read_request(socket, buffer);
+      co_await write_response(socket, status);
+    }
+  };
+}
+
+std::shared_ptr<const protocol::webhook_target>
+target_of(const std::string& url) {
+  auto parsed = protocol::parse_webhook_url(url);
+  REQUIRE(parsed.has_value());
+  return std::make_shared<const protocol::webhook_target>(*parsed);
+}
+
+std::string url_of(const loopback_server& server,
+                   const std::string& path = "/events") {
+  return "http://127.0.0.1:" + std::to_string(server.port()) + path;
+}
+
+/// The client under test on its own I/O thread, as in the daemon.
+class client_fixture {
+public:
+  client_fixture()
+      : work_(asio::make_work_guard(io_)), client_(make_http_client(io_)) {
+    thread_ = std::thread{[this] {
+      io_.run();
+    }};
+  }
+
+  ~client_fixture() {
+    client_.reset();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  /// Posts one request and waits for its result.
+  attempt_result post(std::shared_ptr<const protocol::webhook_target> target,
+                      std::chrono::milliseconds timeout = 300ms,
+                      std::string body = R"({"event":"trust.revoked"})") {
+    http_request request;
+    request.attempt_id = ++attempts_;
+    request.target = std::move(target);
+    request.body = std::move(body);
+    request.event_name = "trust.revoked";
+    request.webhook_id = "5-a1b2c3-" + std::to_string(attempts_);
+    request.timeout = timeout;
+    auto promise = std::make_shared<std::promise<attempt_result>>();
+    auto future = promise->get_future();
+    client_->post(std::move(request), [promise](attempt_result result) {
+      promise->set_value(std::move(result));
+    });
+    // A safety net against a hung test, not a speed check.
+    REQUIRE(future.wait_for(10s) == std::future_status::ready);
+    auto result = future.get();
+    CHECK(result.attempt_id == attempts_);
+    return result;
+  }
+
+  attempt_result post(const std::string& url,
+                      std::chrono::milliseconds timeout = 300ms) {
+    return post(target_of(url), timeout);
+  }
+
+private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::shared_ptr<transport> client_;
+  std::thread thread_;
+  std::uint64_t attempts_ = 0;
+};
+
+std::uint16_t unused_port() {
+  asio::io_context io;
+  tcp::acceptor acceptor{io,
+                         tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+  return acceptor.local_endpoint().port();
+}
+
+} // namespace
+
+TEST_CASE("a 2xx response is delivered over one kept-alive connection") {
+  loopback_server server{answer_all(200)};
+  client_fixture client;
+  for (int i = 0; i < 3; ++i) {
+    auto result = client.post(url_of(server));
+    CHECK(result.status == 200);
+    CHECK(result.failure_class.empty());
+    CHECK(result.latency_us > 0);
+  }
+  CHECK(server.requests().size() == 3);
+  CHECK(server.connections() == 1);
+}
+
+TEST_CASE("the request carries the webhook headers and body") {
+  loopback_server server{answer_all(204)};
+  client_fixture client;
+  auto body = std::string{R"({"event":"trust.revoked","data":{"x":"\u00e9"}})"};
+  auto target = target_of("http://alice:s3cret@127.0.0.1:"
+                          + std::to_string(server.port()) + "/in?k=v");
+  auto before = std::chrono::system_clock::now();
+  auto result = client.post(target, 300ms, body);
+  auto after = std::chrono::system_clock::now();
+  CHECK(result.status == 204);
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  const auto& request = requests[0];
+  CHECK(request.method() == http::verb::post);
+  CHECK(request.target() == "/in?k=v");
+  CHECK(request.version() == 11);
+  CHECK(request.body() == body);
+  CHECK(request[http::field::content_type] == "application/json");
+  CHECK(request[http::field::content_length] == std::to_string(body.size()));
+  CHECK(request.count(http::field::transfer_encoding) == 0);
+  CHECK(request[http::field::user_agent] == "pilot-daemon/" PILOT_VERSION);
+  CHECK(request[http::field::host]
+        == "127.0.0.1:" + std::to_string(server.port()));
+  CHECK(request["webhook-id"] == "5-a1b2c3-1");
+  CHECK(request["X-Pilot-Event"] == "trust.revoked");
+  CHECK(request[http::field::authorization] == "Basic YWxpY2U6czNjcmV0");
+  auto seconds = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               t.time_since_epoch())
+        .count();
+  };
+  auto timestamp = std::stoll(std::string{request["webhook-timestamp"]});
+  CHECK(timestamp >= seconds(before));
+  CHECK(timestamp <= seconds(after));
+}
+
+TEST_CASE("no Authorization header without user info") {
+  loopback_server server{answer_all(200)};
+  client_fixture client;
+  client.post(url_of(server));
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].count(http::field::authorization) == 0);
+}
+
+TEST_CASE("an IPv6 literal is sent in brackets in the Host header") {
+  loopback_server server{answer_all(200), "::1"};
+  client_fixture client;
+  auto url = "http://[::1]:" + std::to_string(server.port()) + "/v6";
+  auto result = client.post(url);
+  CHECK(result.status == 200);
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0][http::field::host]
+        == "[::1]:" + std::to_string(server.port()));
+}
+
+TEST_CASE("a host name is resolved before connecting") {
+  loopback_server server{answer_all(200)};
+  client_fixture client;
+  auto url = "http://localhost:" + std::to_string(server.port()) + "/";
+  auto result = client.post(url);
+  CHECK(result.status == 200);
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0][http::field::host]
+        == "localhost:" + std::to_string(server.port()));
+}
+
+TEST_CASE("a refused port fails with class connect") {
+  client_fixture client;
+  auto port = unused_port();
+  auto result = client.post("http://127.0.0.1:" + std::to_string(port) + "/");
+  CHECK(result.status == 0);
+  CHECK(result.failure_class == "connect");
+  CHECK(result.detail.find("connecting to http://127.0.0.1:") == 0);
+}
+
+TEST_CASE("a server that never answers times out") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await sleep_for(60s);
+      }};
+  client_fixture client;
+  auto result = client.post(url_of(server), 300ms);
+  CHECK(result.status == 0);
+  CHECK(result.failure_class == "timeout");
+  CHECK(server.requests().size() == 1);
+}
+
+TEST_CASE("a server that accepts but never reads times out") {
+  loopback_server server{
+      [](tcp::socket, loopback_server&) -> asio::awaitable<void> {
+        co_await sleep_for(60s);
+      }};
+  client_fixture client;
+  auto result = client.post(url_of(server), 200ms);
+  CHECK(result.failure_class == "timeout");
+}
+
+TEST_CASE("a slowly dripping response cannot outlast the deadline") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_text(socket,
+                            "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+        for (;;) {
+          co_await write_text(socket, "x");
+          co_await sleep_for(20ms);
+        }
+      }};
+  client_fixture client;
+  auto result = client.post(url_of(server), 300ms);
+  CHECK(result.failure_class == "timeout");
+  CHECK(result.status == 0);
+}
+
+TEST_CASE("slowly dripping headers cannot outlast the deadline") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_text(socket, "HTTP/1.1 200 OK\r\n");
+        for (;;) {
+          co_await write_text(socket, "X-Slow: y\r\n");
+          co_await sleep_for(20ms);
+        }
+      }};
+  client_fixture client;
+  auto result = client.post(url_of(server), 300ms);
+  CHECK(result.failure_class == "timeout");
+}
+
+TEST_CASE("a redirect is reported and never followed") {
+  for (auto status : {301, 302, 303, 307, 308}) {
+    CAPTURE(status);
+    loopback_server target{answer_all(200)};
+    auto location = url_of(target, "/elsewhere");
+    loopback_server server{
+        [status, location](tcp::socket socket,
+                           loopback_server& server) -> asio::awaitable<void> {
+          beast::flat_buffer buffer;
+          for (;;) {
+            co_await server.read_request(socket, buffer);
+            co_await write_text(socket, "HTTP/1.1 " + std::to_string(status)
+                                            + " Moved\r\nLocation: " + location
+                                            + "\r\nContent-Length: 0\r\n\r\n");
+          }
+        }};
+    client_fixture client;
+    auto result = client.post(url_of(server));
+    CHECK(result.status == status);
+    CHECK(result.failure_class.empty());
+    CHECK(target.connections() == 0);
+    CHECK(server.requests().size() == 1);
+  }
+}
+
+TEST_CASE("4xx and 5xx statuses are reported on a kept connection") {
+  for (auto status : {400, 404, 429, 500, 503}) {
+    CAPTURE(status);
+    loopback_server server{answer_all(status)};
+    client_fixture client;
+    CHECK(client.post(url_of(server)).status == status);
+    CHECK(client.post(url_of(server)).status == status);
+    CHECK(server.connections() == 1);
+  }
+}
+
+TEST_CASE("Connection close makes the next request open a new connection") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_response(socket, 200, false);
+        socket.close();
+      }};
+  client_fixture client;
+  CHECK(client.post(url_of(server)).status == 200);
+  CHECK(client.post(url_of(server)).status == 200);
+  CHECK(server.requests().size() == 2);
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("an HTTP/1.0 response without a length ends at close") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_text(socket, "HTTP/1.0 201 Created\r\n"
+                                    "Content-Type: text/plain\r\n\r\n"
+                                    "body until the server closes");
+        socket.shutdown(tcp::socket::shutdown_both);
+        socket.close();
+      }};
+  client_fixture client;
+  CHECK(client.post(url_of(server)).status == 201);
+  CHECK(client.post(url_of(server)).status == 201);
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("a reused connection closed before the response is resent once") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_response(socket, 200);
+        if (server.connections() == 1) {
+          // The first connection takes the second request and closes, as a
+          // server does when its idle timer fires at the wrong moment.
+          co_await server.read_request(socket, buffer);
+          socket.close();
+          co_return;
+        }
+        co_await sleep_for(60s);
+      }};
+  client_fixture client;
+  CHECK(client.post(url_of(server)).status == 200);
+  auto result = client.post(url_of(server));
+  CHECK(result.status == 200);
+  CHECK(result.failure_class.empty());
+  CHECK(server.connections() == 2);
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[1]["webhook-id"] == "5-a1b2c3-2");
+  CHECK(requests[2]["webhook-id"] == "5-a1b2c3-2");
+  CHECK(requests[1].body() == requests[2].body());
+}
+
+TEST_CASE("a reused connection is resent only once") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        if (server.connections() == 1) {
+          co_await write_response(socket, 200);
+          co_await server.read_request(socket, buffer);
+        }
+        socket.close();
+      }};
+  client_fixture client;
+  CHECK(client.post(url_of(server)).status == 200);
+  auto result = client.post(url_of(server));
+  CHECK(result.status == 0);
+  CHECK(result.failure_class == "connect");
+  CHECK(server.connections() == 2);
+  CHECK(server.requests().size() == 3);
+}
+
+TEST_CASE("a new connection closed before the response is not resent") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        socket.close();
+      }};
+  client_fixture client;
+  auto result = client.post(url_of(server));
+  CHECK(result.failure_class == "connect");
+  CHECK(result.detail.find("closed the connection without a response")
+        != std::string::npos);
+  CHECK(server.requests().size() == 1);
+  CHECK(server.connections() == 1);
+}
+
+TEST_CASE("a response body over 64 KiB counts but closes the connection") {
+  loopback_server server{[](tcp::socket socket,
+                            loopback_server& server) -> asio::awaitable<void> {
+    beast::flat_buffer buffer;
+    for (;;) {
+      co_await server.read_request(socket, buffer);
+      co_await write_response(socket, 200, true, std::string(100 * 1024, 'b'));
+    }
+  }};
+  client_fixture client;
+  CHECK(client.post(url_of(server)).status == 200);
+  CHECK(client.post(url_of(server)).status == 200);
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("a response body up to 64 KiB is read and the connection kept") {
+  loopback_server server{[](tcp::socket socket,
+                            loopback_server& server) -> asio::awaitable<void> {
+    beast::flat_buffer buffer;
+    for (;;) {
+      co_await server.read_request(socket, buffer);
+      co_await write_response(socket, 200, true, std::string(64 * 1024, 'b'));
+    }
+  }};
+  client_fixture client;
+  CHECK(client.post(url_of(server)).status == 200);
+  CHECK(client.post(url_of(server)).status == 200);
+  CHECK(server.connections() == 1);
+}
+
+TEST_CASE("an interim 100 response is skipped") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_text(socket, "HTTP/1.1 100 Continue\r\n\r\n");
+        co_await write_response(socket, 202);
+        co_await sleep_for(60s);
+      }};
+  client_fixture client;
+  CHECK(client.post(url_of(server)).status == 202);
+}
+
+TEST_CASE("a response that is not HTTP fails with class connect") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_text(socket, "SSH-2.0-OpenSSH_9.2\r\n\r\n");
+        co_await sleep_for(60s);
+      }};
+  client_fixture client;
+  auto result = client.post(url_of(server));
+  CHECK(result.failure_class == "connect");
+  CHECK(result.detail.find("invalid HTTP response") == 0);
+}
+
+TEST_CASE("resolved link-local and metadata addresses are removed") {
+  std::vector<tcp::endpoint> endpoints{
+      {asio::ip::make_address("169.254.169.254"), 80},
+      {asio::ip::make_address("127.0.0.1"), 80},
+      {asio::ip::make_address("fe80::1"), 80},
+      {asio::ip::make_address("::ffff:169.254.169.254"), 80},
+      {asio::ip::make_address("::1"), 80},
+  };
+  auto removed = detail::remove_refused_endpoints(endpoints);
+  CHECK(removed == "::ffff:169.254.169.254");
+  REQUIRE(endpoints.size() == 2);
+  CHECK(endpoints[0].address().to_string() == "127.0.0.1");
+  CHECK(endpoints[1].address().to_string() == "::1");
+}
+
+TEST_CASE("the webhook actor delivers through the HTTP client in order") {
+  loopback_server server{answer_all(200)};
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::thread io_thread{[&io] {
+    io.run();
+  }};
+  {
+    caf::actor_system_config cfg;
+    cfg.add_message_types<caf::id_block::pilot_actors>();
+    cfg.add_message_types<caf::id_block::pilot_webhook>();
+    caf::actor_system sys{cfg};
+    webhook_options options;
+    options.url = url_of(server);
+    options.timeout = 2s;
+    options.boot_id = "e2e";
+    auto actor = spawn_webhook(sys, io, options);
+    caf::anon_send(actor, actors::node_id_atom_v, std::uint32_t{5});
+    for (std::uint32_t peer = 1; peer <= 3; ++peer)
+      caf::anon_send(actor, protocol::event{protocol::trust_revoked{peer}});
+    caf::scoped_actor self{sys};
+    std::optional<webhook_stats> drained;
+    self->request(actor, 10s, drain_atom_v)
+        .receive([&](webhook_stats& stats) { drained = std::move(stats); },
+                 [&](caf::error& err) { FAIL(to_string(err)); });
+    REQUIRE(drained.has_value());
+    CHECK(drained->delivered == 3);
+    CHECK(drained->emitted == 3);
+    CHECK(drained->in_flight == 0);
+    self->send_exit(actor, caf::exit_reason::user_shutdown);
+  }
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 3);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto body = boost::json::parse(requests[i].body());
+    CHECK(body.at("event_id").as_int64() == static_cast<std::int64_t>(i + 1));
+    CHECK(body.at("node_id").as_int64() == 5);
+    CHECK(body.at("data").at("peer_node_id").as_int64()
+          == static_cast<std::int64_t>(i + 1));
+    CHECK(requests[i]["webhook-id"] == "5-e2e-" + std::to_string(i + 1));
+  }
+  CHECK(server.connections() == 1);
+  work.reset();
+  io.stop();
+  io_thread.join();
+}
