@@ -12,4 +12,11 @@ std::string to_string(errc value) {
   return "unknown";
 }
 
+std::string error_text(const caf::error& err) {
+  if (err.category() == caf::atom("control")
+      && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return caf::to_string(err);
+}
+
 } // namespace pilot::control

@@ -20,6 +20,10 @@ enum class errc : std::uint8_t {
 /// Returns the name of `value`, such as "socket_in_use".
 std::string to_string(errc value);
 
+/// Returns the operator message of an error made from `errc`, which is its
+/// context text, or CAF's rendering of any other error.
+std::string error_text(const caf::error& err);
+
 } // namespace pilot::control
 
 CAF_ERROR_CODE_ENUM(pilot::control::errc, "control")

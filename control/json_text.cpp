@@ -73,6 +73,45 @@ void append_indented(std::string& out, const boost::json::value& value,
 
 } // namespace
 
+boost::json::value to_json_value(simdjson::dom::element element) {
+  using simdjson::dom::element_type;
+  switch (element.type()) {
+    case element_type::OBJECT: {
+      boost::json::object object;
+      for (auto field : simdjson::dom::object(element))
+        object[field.key] = to_json_value(field.value);
+      return object;
+    }
+    case element_type::ARRAY: {
+      boost::json::array array;
+      for (auto item : simdjson::dom::array(element))
+        array.push_back(to_json_value(item));
+      return array;
+    }
+    case element_type::STRING:
+      return boost::json::string{std::string_view(element)};
+    case element_type::INT64:
+      return std::int64_t(element);
+    case element_type::UINT64:
+      return std::uint64_t(element);
+    case element_type::DOUBLE:
+      return double(element);
+    case element_type::BOOL:
+      return bool(element);
+    case element_type::NULL_VALUE:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+std::optional<boost::json::value> parse_json(std::string_view text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS)
+    return std::nullopt;
+  return to_json_value(root);
+}
+
 std::string to_indented_json(const boost::json::value& value) {
   std::string out;
   append_indented(out, value, 0);

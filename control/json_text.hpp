@@ -1,8 +1,11 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <simdjson.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace pilot::control {
 
@@ -12,5 +15,13 @@ namespace pilot::control {
 /// Strings and numbers are written as `protocol::to_go_json` writes them.
 /// No trailing newline.
 std::string to_indented_json(const boost::json::value& value);
+
+/// Converts a parsed simdjson element into a Boost.JSON value, keeping each
+/// number's kind (signed, unsigned or double). Of duplicate keys the last
+/// wins.
+boost::json::value to_json_value(simdjson::dom::element element);
+
+/// Parses `text` with simdjson. Returns an empty optional for invalid JSON.
+std::optional<boost::json::value> parse_json(std::string_view text);
 
 } // namespace pilot::control

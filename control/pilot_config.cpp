@@ -18,37 +18,6 @@ namespace pilot::control {
 
 namespace {
 
-boost::json::value to_boost_json(simdjson::dom::element element) {
-  using simdjson::dom::element_type;
-  switch (element.type()) {
-    case element_type::OBJECT: {
-      boost::json::object object;
-      for (auto field : simdjson::dom::object(element))
-        object[field.key] = to_boost_json(field.value);
-      return object;
-    }
-    case element_type::ARRAY: {
-      boost::json::array array;
-      for (auto item : simdjson::dom::array(element))
-        array.push_back(to_boost_json(item));
-      return array;
-    }
-    case element_type::STRING:
-      return boost::json::string{std::string_view(element)};
-    case element_type::INT64:
-      return std::int64_t(element);
-    case element_type::UINT64:
-      return std::uint64_t(element);
-    case element_type::DOUBLE:
-      return double(element);
-    case element_type::BOOL:
-      return bool(element);
-    case element_type::NULL_VALUE:
-      return nullptr;
-  }
-  return nullptr;
-}
-
 // Returns the 1-based line of the first syntax error in `text`. simdjson
 // reports no position, so Boost.JSON's incremental parser, which stops at
 // the first invalid byte, finds it. An error that it does not see, such as
@@ -113,7 +82,7 @@ pilot_config pilot_config::load(const std::filesystem::path& path) {
     throw_parse_error(path, error_line(text), simdjson::error_message(err));
   if (!root.is_object())
     throw_parse_error(path, 1, "the file must contain one JSON object");
-  config.values_ = to_boost_json(root).as_object();
+  config.values_ = to_json_value(root).as_object();
   return config;
 }
 

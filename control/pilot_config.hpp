@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
 #include <filesystem>
@@ -50,6 +51,11 @@ public:
 
   /// Sets `key` to `value`, replacing any previous value.
   void set(std::string_view key, boost::json::value value);
+
+  /// Sets `key` to the string `value`.
+  void set_string(std::string_view key, std::string_view value) {
+    set(key, boost::json::value(boost::json::string(value)));
+  }
 
   /// Removes `key`; returns whether it was present.
   bool erase(std::string_view key);

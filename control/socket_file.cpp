@@ -33,7 +33,7 @@ caf::error socket_failed(const std::filesystem::path& path,
 caf::error socket_in_use(const std::filesystem::path& path) {
   return caf::make_error(errc::socket_in_use,
                          "socket in use: " + path.string()
-                             + " (a running daemon answers on it)");
+                             + " (a daemon is listening on it)");
 }
 
 // Removes the temporary directory and socket link of a bind attempt.

@@ -456,6 +456,9 @@ TEST_CASE_FIXTURE(fixture, "live socket is not taken over") {
       = control::start_control(sys, io, options(), registry, webhook_actor);
   REQUIRE_FALSE(second);
   CHECK(second.error() == control::errc::socket_in_use);
+  CHECK(control::error_text(second.error())
+        == "socket in use: " + socket_path().string()
+               + " (a daemon is listening on it)");
   // The first daemon keeps its socket.
   auto client = connect();
   CHECK(call(client, ipc_command::info).command == ipc_command::info_ok);

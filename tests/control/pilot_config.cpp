@@ -98,7 +98,7 @@ TEST_CASE_FIXTURE(home_fixture, "config set keeps every other key") {
         R"("nested":{"list":[1,2.5,"s",-3],"empty":{}},)"
         R"("big":18446744073709551615,"webhook":"http://old/"})");
   auto config = pilot_config::load(config_path());
-  config.set("webhook", "http://127.0.0.1:8080/events");
+  config.set_string("webhook", "http://127.0.0.1:8080/events");
   config.save();
   auto saved = boost::json::parse(read()).as_object();
   CHECK(saved.size() == 6);
@@ -115,10 +115,11 @@ TEST_CASE_FIXTURE(home_fixture, "config set keeps every other key") {
 
 TEST_CASE_FIXTURE(home_fixture, "config text is sorted and indented") {
   pilot_config config{config_path()};
-  config.set("socket", "/tmp/pilot.sock");
-  config.set("registry", "127.0.0.1:9000");
+  config.set_string("socket", "/tmp/pilot.sock");
+  config.set_string("registry", "127.0.0.1:9000");
   config.set("tags", boost::json::array{"a", 1});
   config.set("encrypt", false);
+  CHECK(config.string_value("socket") == "/tmp/pilot.sock");
   config.save();
   CHECK(read()
         == "{\n"
@@ -152,13 +153,13 @@ TEST_CASE_FIXTURE(home_fixture, "config string value ignores other types") {
 
 TEST_CASE_FIXTURE(home_fixture, "config save is private and atomic") {
   pilot_config config{config_path()};
-  config.set("webhook", "http://127.0.0.1:8080/events");
+  config.set_string("webhook", "http://127.0.0.1:8080/events");
   config.save();
   CHECK(mode_of(config_path()) == 0600);
   CHECK(mode_of(config_path().parent_path()) == 0700);
   // An existing file with looser permissions is replaced by a 0600 one.
   ::chmod(config_path().c_str(), 0644);
-  config.set("registry", "r");
+  config.set_string("registry", "r");
   config.save();
   CHECK(mode_of(config_path()) == 0600);
   // Nothing but the file itself is left in the directory.

@@ -1,0 +1,192 @@
+#include "control/cli_commands.hpp"
+
+#include "control/cli_settings.hpp"
+#include "control/daemon_client.hpp"
+#include "control/json_text.hpp"
+#include "control/registry_client.hpp"
+#include "protocol/go_json.hpp"
+#include "protocol/registry_message.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/json/object.hpp>
+
+#include <charconv>
+
+namespace pilot::control::cli {
+
+namespace {
+
+using protocol::ipc_command;
+
+/// The registry accepts at most this many tags per node.
+constexpr std::size_t max_tags = 3;
+
+/// Deadline of `lookup`'s whole exchange with the registry.
+constexpr std::chrono::milliseconds registry_timeout{10'000};
+
+boost::json::object as_object(boost::json::value value, std::string_view what) {
+  if (!value.is_object())
+    throw error{code::internal,
+                std::string{what} + " reply is not a JSON object"};
+  return std::move(value.as_object());
+}
+
+boost::json::value member(const boost::json::object& object,
+                          std::string_view key) {
+  auto* value = object.if_contains(key);
+  return value ? *value : boost::json::value{};
+}
+
+// Sends one request to the daemon and returns its JSON object reply.
+boost::json::object call_daemon(const command_line& cmd, ipc_command command,
+                                std::string_view payload,
+                                const char* error_code
+                                = code::connection_failed) {
+  daemon_client daemon{configured_socket(cmd)};
+  return as_object(daemon.call_json(command, payload, error_code),
+                   protocol::to_string(command));
+}
+
+// Sets or clears the hostname in the daemon, then in config.json, so that
+// the next `daemon start` keeps it.
+boost::json::object change_hostname(const command_line& cmd,
+                                    const std::string& hostname) {
+  auto paths = pilot_paths::resolve();
+  auto config = load_config(paths);
+  daemon_client daemon{resolve_socket(cmd, config)};
+  auto reply = as_object(daemon.call_json(ipc_command::set_hostname, hostname),
+                         "set_hostname");
+  if (hostname.empty())
+    config.erase("hostname");
+  else
+    config.set_string("hostname", hostname);
+  save_config(config);
+  return reply;
+}
+
+success set_visibility(const command_line& cmd, bool is_public) {
+  check_operands(cmd, 0, 0, is_public ? "set-public" : "set-private");
+  auto reply = call_daemon(cmd, ipc_command::set_visibility,
+                           protocol::encode_set_visibility(is_public));
+  return {reply,
+          std::string{"visibility: "} + (is_public ? "public" : "private")};
+}
+
+std::uint32_t parse_node_id(const std::string& text) {
+  std::uint32_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id == 0)
+    throw error{code::invalid_argument,
+                "invalid node ID \"" + text
+                    + "\": expected a decimal number from 1 to 4294967295",
+                "usage: pilotctl lookup <node_id>"};
+  return id;
+}
+
+[[noreturn]] void throw_registry_failure(const std::string& registry,
+                                         boost::system::error_code ec) {
+  std::string hint = "check that a registry runs at " + registry
+                     + ", or pass --registry HOST:PORT (or set "
+                       "PILOT_REGISTRY, or registry in config.json)";
+  if (ec == boost::asio::error::timed_out)
+    throw error{code::timeout,
+                "registry " + registry + " did not reply within 10s", hint};
+  throw error{code::connection_failed,
+              "cannot reach the registry at " + registry + ": " + ec.message(),
+              hint};
+}
+
+} // namespace
+
+success run_info(const command_line& cmd) {
+  check_operands(cmd, 0, 0, "info");
+  return {call_daemon(cmd, ipc_command::info, {}), {}};
+}
+
+success run_set_hostname(const command_line& cmd) {
+  check_operands(cmd, 1, 1, "set-hostname <name>");
+  auto hostname = cmd.positional(1);
+  auto reply = change_hostname(cmd, hostname);
+  return {boost::json::object{{"hostname", member(reply, "hostname")},
+                              {"node_id", member(reply, "node_id")}},
+          "hostname set: " + hostname};
+}
+
+success run_clear_hostname(const command_line& cmd) {
+  check_operands(cmd, 0, 0, "clear-hostname");
+  change_hostname(cmd, "");
+  return {boost::json::object{{"hostname", ""}}, "hostname cleared"};
+}
+
+success run_set_public(const command_line& cmd) {
+  return set_visibility(cmd, true);
+}
+
+success run_set_private(const command_line& cmd) {
+  return set_visibility(cmd, false);
+}
+
+success run_set_tags(const command_line& cmd) {
+  if (cmd.positionals.size() > max_tags + 1)
+    throw error{code::invalid_argument,
+                "at most 3 tags allowed, got "
+                    + std::to_string(cmd.positionals.size() - 1),
+                "usage: pilotctl set-tags <tag> [tag] [tag]"};
+  check_operands(cmd, 1, max_tags, "set-tags <tag> [tag] [tag]");
+  std::vector<std::string> tags(cmd.positionals.begin() + 1,
+                                cmd.positionals.end());
+  auto reply = call_daemon(cmd, ipc_command::set_tags,
+                           protocol::encode_set_tags(tags));
+  std::string text = "tags set:";
+  for (const auto& tag : tags)
+    text += " " + tag;
+  return {boost::json::object{{"node_id", member(reply, "node_id")},
+                              {"tags", member(reply, "tags")}},
+          text};
+}
+
+success run_clear_tags(const command_line& cmd) {
+  check_operands(cmd, 0, 0, "clear-tags");
+  call_daemon(cmd, ipc_command::set_tags, protocol::encode_set_tags({}));
+  return {boost::json::object{{"tags", boost::json::array{}}}, "tags cleared"};
+}
+
+success run_find(const command_line& cmd) {
+  check_operands(cmd, 1, 1, "find <hostname>");
+  auto reply = call_daemon(cmd, ipc_command::resolve_hostname,
+                           cmd.positional(1), code::not_found);
+  boost::json::object data{{"hostname", member(reply, "hostname")},
+                           {"node_id", member(reply, "node_id")},
+                           {"address", member(reply, "address")},
+                           {"public", member(reply, "public")}};
+  auto text = cmd.positional(1) + ": node " + plain_text(data["node_id"]) + " ("
+              + plain_text(data["address"]) + ")";
+  return {std::move(data), text};
+}
+
+success run_deregister(const command_line& cmd) {
+  check_operands(cmd, 0, 0, "deregister");
+  return {call_daemon(cmd, ipc_command::deregister, {}), "node deregistered"};
+}
+
+success run_lookup(const command_line& cmd) {
+  check_operands(cmd, 1, 1, "lookup <node_id>");
+  auto id = parse_node_id(cmd.positional(1));
+  auto registry = resolve_registry(cmd, load_config(pilot_paths::resolve()));
+  protocol::lookup_request request;
+  request.node_id = id;
+  auto body = registry_request(
+      registry, protocol::encode_registry_message(request), registry_timeout);
+  if (!body)
+    throw_registry_failure(registry, body.error());
+  if (protocol::is_error_response(*body))
+    throw error{code::not_found, "node " + std::to_string(id)
+                                     + " not found (registry: "
+                                     + protocol::error_text(*body) + ")"};
+  auto json = parse_json(*body);
+  if (!json || !json->is_object())
+    throw error{code::internal, "registry sent invalid JSON to lookup"};
+  return {std::move(*json), {}};
+}
+
+} // namespace pilot::control::cli

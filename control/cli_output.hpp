@@ -1,0 +1,71 @@
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <stdexcept>
+#include <string>
+
+/// Output of pilotctl: the JSON envelope, text mode and exit codes.
+namespace pilot::control::cli {
+
+/// Error codes of the JSON error envelope.
+namespace code {
+inline constexpr const char* invalid_argument = "invalid_argument";
+inline constexpr const char* not_found = "not_found";
+inline constexpr const char* already_exists = "already_exists";
+inline constexpr const char* not_running = "not_running";
+inline constexpr const char* connection_failed = "connection_failed";
+inline constexpr const char* timeout = "timeout";
+inline constexpr const char* internal = "internal";
+} // namespace code
+
+/// Exit code of a successful command.
+inline constexpr int exit_ok = 0;
+/// Exit code of every failed command.
+inline constexpr int exit_error = 1;
+/// Exit code of a command line without a command or with an unknown one.
+inline constexpr int exit_usage = 2;
+
+/// A failed command: the code, the message and an optional hint that says
+/// what to do next.
+class error : public std::runtime_error {
+public:
+  error(std::string code, const std::string& message, std::string hint = {})
+      : std::runtime_error(message), code_(std::move(code)),
+        hint_(std::move(hint)) {
+    // nop
+  }
+
+  const std::string& code() const noexcept { return code_; }
+
+  const std::string& hint() const noexcept { return hint_; }
+
+private:
+  std::string code_;
+  std::string hint_;
+};
+
+/// A finished command: the `data` object, and the text to print without
+/// `--json` (empty for the data as indented JSON). A silent result prints
+/// nothing and only sets the exit code, as `daemon status --check` does.
+struct success {
+  boost::json::value data;
+  std::string text;
+  bool silent = false;
+  int exit_code = exit_ok;
+};
+
+/// Returns a JSON string's text without quotes, and any other value as JSON,
+/// for text-mode output.
+std::string plain_text(const boost::json::value& value);
+
+/// Prints `result` on stdout: `{"data":…,"status":"ok"}` with `json`, else
+/// its text or its data as indented JSON.
+void print_success(const success& result, bool json);
+
+/// Prints `err` on stderr: `{"code":…,"hint":…,"message":…,"status":
+/// "error"}` with `json` (no `hint` when empty), else `error: <message>` and
+/// `hint:  <hint>`.
+void print_error(const error& err, bool json);
+
+} // namespace pilot::control::cli
