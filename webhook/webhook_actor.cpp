@@ -269,7 +269,8 @@ serialize(webhook_state& st, std::uint64_t event_id, const protocol::event& e) {
   protocol::envelope_header header{event_id, st.node_id,
                                    std::chrono::system_clock::now()};
   auto body = protocol::serialize_envelope(header, e);
-  // An empty body means serialization ran out of memory.
+  // An empty body means serialization ran out of memory, which counts as
+  // `oversize` too.
   if (body.empty() || body.size() > st.options.max_body_size)
     return std::nullopt;
   auto webhook_id = std::to_string(st.node_id) + '-' + st.options.boot_id + '-'

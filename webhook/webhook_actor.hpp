@@ -43,7 +43,8 @@ struct webhook_options {
 };
 
 /// Spawns the webhook actor with the HTTP client on `io`, which the daemon
-/// runs on its own thread and which must outlive the actor's requests.
+/// runs on its own thread. `io` must outlive the actor, because the client
+/// keeps idle connections on it until the actor's state is destroyed.
 ///
 /// The actor never makes a producer wait. It numbers every raised event
 /// (`event_id`, from 1, so dropped events leave gaps) and then delivers,
