@@ -109,13 +109,13 @@ class Process:
 
         return wait_until(found, timeout, what=f"{self.name} log {pattern!r}")
 
-    def signal(self, signum):
+    def send_signal(self, signum):
         if self.proc.poll() is None:
             self.proc.send_signal(signum)
 
     def stop(self, signum=signal.SIGTERM, timeout=10):
         """Sends signum and returns the exit code; kills after timeout."""
-        self.signal(signum)
+        self.send_signal(signum)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
