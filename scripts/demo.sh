@@ -78,6 +78,7 @@ sed 's/^/  B| /' "$work/receiver-b.out"
 
 step "Clear the webhook: events are now counted and dropped"
 show "$bin/pilotctl" clear-webhook
+show "$bin/pilotctl" webhook
 show "$bin/pilotctl" set-webhook "http://127.0.0.1:$port_b/v2/events"
 
 step "Stop the daemon: node.deregistered arrives at receiver B"
