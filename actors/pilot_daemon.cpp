@@ -1,3 +1,508 @@
-int main() {
-  return 1;
+#include "actors/daemon_options.hpp"
+#include "actors/error.hpp"
+#include "actors/fwd.hpp"
+#include "actors/log.hpp"
+#include "actors/registry_actor.hpp"
+#include "actors/sd_notify.hpp"
+#include "control/control_actor.hpp"
+#include "protocol/webhook_url.hpp"
+#include "webhook/fwd.hpp"
+#include "webhook/webhook_actor.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <future>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace actors = pilot::actors;
+namespace log = pilot::actors::log;
+namespace sd = pilot::actors::sd;
+namespace webhook = pilot::webhook;
+using namespace std::chrono_literals;
+
+constexpr std::string_view log_component = "daemon";
+
+/// Exit codes: 1 for a failure at start, 2 for a usage error.
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+
+// Messages of the supervisor, which never leave this process.
+using signal_atom = caf::atom_constant<caf::atom("signal")>;
+using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
+using io_alive_atom = caf::atom_constant<caf::atom("io_alive")>;
+
+std::string redacted_url(const std::string& url) {
+  if (url.empty())
+    return {};
+  auto target = pilot::protocol::parse_webhook_url(url);
+  return target ? target->redacted : std::string{"(invalid)"};
+}
+
+// -- tunnel socket ------------------------------------------------------------
+
+// Binds the tunnel's UDP socket on `listen` and returns the endpoint to
+// register: `endpoint` when set, else the socket's address with a wildcard
+// host replaced by loopback, as the reference daemon does.
+// TODO: the tunnel takes over this socket once tunnels exist; until then
+// nothing reads it.
+std::string bind_tunnel_socket(asio::ip::udp::socket& socket,
+                               const std::string& listen,
+                               const std::string& endpoint) {
+  auto colon = listen.rfind(':');
+  auto host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
+  auto port = listen.substr(colon + 1);
+  asio::ip::udp::endpoint bound;
+  try {
+    asio::ip::udp::resolver resolver{socket.get_executor()};
+    auto local = resolver
+                     .resolve(host.empty() ? "0.0.0.0" : host, port,
+                              asio::ip::udp::resolver::passive)
+                     .begin()
+                     ->endpoint();
+    socket.open(local.protocol());
+    socket.bind(local);
+    bound = socket.local_endpoint();
+  } catch (const boost::system::system_error& e) {
+    throw actors::options_error("cannot bind --listen " + listen + ": "
+                                + e.code().message());
+  }
+  if (!endpoint.empty())
+    return endpoint;
+  auto address = bound.address();
+  if (address.is_unspecified() && address.is_v4())
+    address = asio::ip::address_v4::loopback();
+  else if (address.is_unspecified())
+    address = asio::ip::address_v6::loopback();
+  if (address.is_v6())
+    return "[" + address.to_string() + "]:" + std::to_string(bound.port());
+  return address.to_string() + ":" + std::to_string(bound.port());
+}
+
+// -- supervisor ---------------------------------------------------------------
+
+/// The supervisor turns signals into the start and stop steps of the daemon
+/// and reports them to the service manager. It is the only place that waits
+/// for other actors, and only with deadlines.
+struct supervisor_state {
+  static inline const char* name = "pilot.supervisor";
+
+  supervisor_state() = default;
+  supervisor_state(supervisor_state&&) = default;
+  supervisor_state& operator=(supervisor_state&&) = default;
+
+  ~supervisor_state() {
+    // An actor that ends without `finish` must not leave main waiting.
+    if (finished)
+      finished->set_value(exit_failure);
+  }
+
+  std::vector<std::string> arguments;
+  actors::daemon_options options;
+  actors::registry_actor registry;
+  webhook::webhook_actor webhook;
+  pilot::control::control_actor control;
+  /// The webhook settings of the last start or reload, to tell what changed.
+  actors::webhook_settings applied_webhook;
+  std::optional<std::chrono::microseconds> watchdog_interval;
+  bool stopping = false;
+  /// Receives the exit code; set once, by `finish` or when the actor ends
+  /// any other way.
+  std::shared_ptr<std::promise<int>> finished;
+  asio::io_context* io = nullptr;
+};
+
+using supervisor_pointer = caf::stateful_actor<supervisor_state>*;
+
+void finish(supervisor_pointer self, int exit_code) {
+  self->state.finished->set_value(exit_code);
+  self->state.finished.reset();
+  self->quit();
+}
+
+// Gives the webhook the shutdown grace to deliver what it holds, then ends
+// the daemon.
+void drain_webhook(supervisor_pointer self) {
+  auto& st = self->state;
+  // The webhook actor responds once the grace ran out at the latest. The
+  // extra second only guards against an actor that never responds.
+  auto timeout = st.options.shutdown_grace + 1s;
+  self->request(st.webhook, timeout, webhook::drain_atom_v)
+      .then(
+          [self](const webhook::webhook_stats& stats) {
+            // The webhook actor logs all of its counters itself.
+            log::info(log_component, "daemon-stopped", "stopped",
+                      {{"webhook_delivered", std::to_string(stats.delivered)},
+                       {"webhook_failed", std::to_string(stats.failed)},
+                       {"webhook_dropped", std::to_string(stats.dropped)}});
+            finish(self, 0);
+          },
+          [self](const caf::error& err) {
+            log::warn(log_component, "drain-failed",
+                      "the webhook did not report its final counters",
+                      {{"error", actors::error_text(err)}});
+            log::info(log_component, "daemon-stopped", "stopped");
+            finish(self, 0);
+          });
+}
+
+// Stops in the order that loses nothing. The IPC socket closes first, so no
+// new requests arrive. Then the registry actor raises node.deregistered and
+// deregisters, and last the webhook delivers what it holds.
+void begin_shutdown(supervisor_pointer self, int signal_number) {
+  auto& st = self->state;
+  st.stopping = true;
+  log::info(log_component, "daemon-stopping", "stopping",
+            {{"signal", strsignal(signal_number)}});
+  sd::notify_stopping("stopping");
+  self->send_exit(st.control, caf::exit_reason::user_shutdown);
+  // The registry actor responds within its 2 s deregister deadline.
+  self->request(st.registry, 5s, actors::stop_atom_v)
+      .then([self](bool) { drain_webhook(self); },
+            [self](const caf::error& err) {
+              log::warn(log_component, "deregister-failed",
+                        "the registry actor did not finish stopping",
+                        {{"error", actors::error_text(err)}});
+              drain_webhook(self);
+            });
+}
+
+// Parses the command line and config file again, or returns nothing when
+// they are no longer valid (logged).
+std::optional<actors::daemon_options> reread_options(supervisor_pointer self) {
+  std::vector<const char*> argv;
+  for (const auto& arg : self->state.arguments)
+    argv.push_back(arg.c_str());
+  try {
+    auto fresh = actors::parse_daemon_options(static_cast<int>(argv.size()),
+                                              argv.data());
+    for (const auto& warning : fresh.warnings)
+      log::warn(log_component, "config-warning", warning);
+    return fresh;
+  } catch (const std::exception& e) {
+    log::error(log_component, "reload-failed",
+               "cannot reload the config file; nothing changed",
+               {{"error", e.what()}});
+    return std::nullopt;
+  }
+}
+
+void apply_webhook_url(supervisor_pointer self, const std::string& url) {
+  self->state.applied_webhook.url = url;
+  self->request(self->state.webhook, 5s, webhook::set_url_atom_v, url)
+      .then(
+          [](const std::string& redacted) {
+            log::info(log_component, "webhook-updated",
+                      redacted.empty()
+                          ? "webhooks turned off by the config file"
+                          : "webhook URL changed by the config file",
+                      {{"url", redacted}});
+          },
+          [](const caf::error& err) {
+            log::error(log_component, "webhook-update-failed",
+                       "cannot apply the webhook URL of the config file",
+                       {{"error", actors::error_text(err)}});
+          });
+}
+
+// Rereads the config file on SIGHUP and applies a changed webhook URL. A URL
+// set since then over IPC stays unless the file's URL changed. Settings that
+// need a restart are named in a warning, and a bad file changes nothing.
+void reload(supervisor_pointer self) {
+  auto& st = self->state;
+  if (st.options.config_file.empty()) {
+    log::info(log_component, "reload-skipped",
+              "SIGHUP received, but no --config file to reload");
+    return;
+  }
+  auto fresh = reread_options(self);
+  if (!fresh)
+    return;
+  const auto& wanted = fresh->webhook;
+  if (wanted.timeout != st.applied_webhook.timeout
+      || wanted.buffer != st.applied_webhook.buffer
+      || wanted.concurrency != st.applied_webhook.concurrency)
+    log::warn(log_component, "reload-needs-restart",
+              "webhook-timeout, webhook-buffer and webhook-concurrency take "
+              "effect at the next start");
+  if (wanted.url != st.applied_webhook.url)
+    apply_webhook_url(self, wanted.url);
+  else
+    log::info(log_component, "reloaded",
+              "config file reloaded; the webhook URL is unchanged");
+}
+
+// Pings the service manager's watchdog only when the I/O thread, the actor
+// scheduler and the registry actor all respond.
+void check_liveness(supervisor_pointer self) {
+  auto& st = self->state;
+  self->delayed_send(self, *st.watchdog_interval, watchdog_atom::value);
+  auto handle = caf::actor_cast<caf::actor>(self);
+  asio::post(*st.io,
+             [handle] { caf::anon_send(handle, io_alive_atom::value); });
+}
+
+caf::behavior supervisor(supervisor_pointer self, supervisor_state init) {
+  self->state = std::move(init);
+  auto& st = self->state;
+  self->request(st.registry, caf::infinite, actors::registered_atom_v)
+      .then(
+          [self](const actors::node_info& info) {
+            log::info(log_component, "registered", "the node is registered",
+                      {{"node_id", std::to_string(info.node_id)},
+                       {"address", info.address}});
+            sd::notify_ready("registered as " + info.address);
+          },
+          [](const caf::error&) {
+            // Only a stop before the first registration ends up here.
+          });
+  if (st.watchdog_interval)
+    self->send(self, watchdog_atom::value);
+  return {
+      [self](signal_atom, int signal_number) {
+        if (signal_number == SIGHUP) {
+          reload(self);
+          return;
+        }
+        if (self->state.stopping) {
+          log::info(log_component, "already-stopping",
+                    "already stopping; the shutdown grace bounds the wait");
+          return;
+        }
+        begin_shutdown(self, signal_number);
+      },
+      [self](watchdog_atom) { check_liveness(self); },
+      [self](io_alive_atom) {
+        auto& st = self->state;
+        if (st.stopping)
+          return;
+        self->request(st.registry,
+                      std::chrono::duration_cast<caf::timespan>(
+                          *st.watchdog_interval),
+                      actors::info_atom_v)
+            .then([](const actors::node_info&) { sd::notify_watchdog(); },
+                  [](const caf::error& err) {
+                    log::warn(log_component, "watchdog-missed",
+                              "the registry actor did not respond in time",
+                              {{"error", actors::error_text(err)}});
+                  });
+      },
+  };
+}
+
+// -- main ---------------------------------------------------------------------
+
+// Runs the I/O thread's loop, logging what escapes a handler, until the
+// loop is stopped.
+void run_io(asio::io_context& io) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      log::error(log_component, "io-handler-failed",
+                 "an I/O handler threw; continuing", {{"error", e.what()}});
+    }
+  }
+}
+
+webhook::webhook_options
+webhook_options_of(const actors::daemon_options& opts) {
+  webhook::webhook_options result;
+  result.url = opts.webhook.url;
+  result.timeout = opts.webhook.timeout;
+  result.buffer_size = opts.webhook.buffer;
+  result.concurrency = opts.webhook.concurrency;
+  result.shutdown_grace = opts.shutdown_grace;
+  return result;
+}
+
+actors::registry_actor_options
+registry_options_of(const actors::daemon_options& opts,
+                    pilot::protocol::identity identity, std::string endpoint) {
+  actors::registry_actor_options result{std::move(identity)};
+  result.registry_address = opts.registry;
+  result.endpoint = std::move(endpoint);
+  result.owner = opts.owner;
+  result.hostname = opts.hostname;
+  result.is_public = opts.is_public;
+  result.keepalive = opts.keepalive;
+  result.status_listener = [](const std::string& status) {
+    sd::notify_status(status);
+  };
+  return result;
+}
+
+pilot::control::control_options
+control_options_of(const actors::daemon_options& opts,
+                   std::chrono::milliseconds registry_deadline) {
+  pilot::control::control_options result;
+  result.socket_path = opts.socket;
+  result.encrypt = opts.encrypt;
+  result.identity_configured = !opts.identity.empty();
+  // Longer than the registry actor's own deadline, so that IPC clients get
+  // its precise error rather than a generic timeout.
+  result.request_timeout = registry_deadline + 5s;
+  return result;
+}
+
+/// Forwards SIGINT, SIGTERM and SIGHUP to the supervisor until cancelled.
+struct signal_forwarder {
+  asio::signal_set& signals;
+  caf::actor supervisor;
+
+  void do_wait() {
+    signals.async_wait(
+        [this](const boost::system::error_code& ec, int signal_number) {
+          on_signal(ec, signal_number);
+        });
+  }
+
+  void on_signal(const boost::system::error_code& ec, int signal_number) {
+    if (ec)
+      return;
+    caf::anon_send(supervisor, signal_atom::value, signal_number);
+    do_wait();
+  }
+};
+
+/// Runs an io_context on its own thread and stops it on destruction, so
+/// that no handler runs after the objects it uses are gone.
+class io_thread {
+public:
+  explicit io_thread(asio::io_context& io)
+      : io_(io), work_(asio::make_work_guard(io)),
+        thread_([&io] { run_io(io); }) {}
+
+  io_thread(const io_thread&) = delete;
+  io_thread& operator=(const io_thread&) = delete;
+
+  ~io_thread() { stop(); }
+
+  void stop() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+private:
+  asio::io_context& io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+int run_daemon(const actors::daemon_options& opts,
+               std::vector<std::string> arguments) {
+  log::info(log_component, "daemon-starting", "starting",
+            {{"version", PILOT_VERSION},
+             {"registry", opts.registry},
+             {"socket", opts.socket},
+             {"webhook", redacted_url(opts.webhook.url)}});
+  auto identity = actors::load_identity(opts.identity);
+  asio::io_context io;
+  asio::ip::udp::socket tunnel_socket{io};
+  auto endpoint = bind_tunnel_socket(tunnel_socket, opts.listen, opts.endpoint);
+  caf::actor_system_config cfg;
+  cfg.add_message_types<caf::id_block::pilot_actors>();
+  cfg.add_message_types<caf::id_block::pilot_webhook>();
+  actors::add_error_renderer(cfg);
+  caf::actor_system sys{cfg};
+  // Declared after the actor system, so the I/O thread stops before it.
+  io_thread io_runner{io};
+  // Step 1: the webhook first, so that no event is lost.
+  auto hook = webhook::spawn_webhook(sys, io, webhook_options_of(opts));
+  // Step 2: the registry actor starts registering at once.
+  auto registry_opts = registry_options_of(opts, identity, endpoint);
+  auto registry_deadline = registry_opts.request_deadline;
+  auto registry = actors::spawn_registry_actor(
+      sys, io, std::move(registry_opts), actors::event_sink_actor{hook});
+  // Step 3: IPC serves `info` while the registration still retries.
+  auto control = pilot::control::start_control(
+      sys, io, control_options_of(opts, registry_deadline), registry, hook);
+  if (!control) {
+    log::error(log_component, "socket-failed", "cannot serve the IPC socket",
+               {{"socket", opts.socket},
+                {"error", actors::error_text(control.error())}});
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(hook, caf::exit_reason::user_shutdown);
+    return exit_failure;
+  }
+  log::info(log_component, "ipc-listening", "serving the IPC socket",
+            {{"socket", opts.socket}});
+  // Step 4: the supervisor waits for registration and for signals.
+  auto finished = std::make_shared<std::promise<int>>();
+  auto exit_code = finished->get_future();
+  supervisor_state init;
+  init.arguments = std::move(arguments);
+  init.options = opts;
+  init.registry = registry;
+  init.webhook = hook;
+  init.control = *control;
+  init.applied_webhook = opts.webhook;
+  init.watchdog_interval = sd::watchdog_interval();
+  init.finished = finished;
+  init.io = &io;
+  asio::signal_set signals{io, SIGINT, SIGTERM, SIGHUP};
+  signal_forwarder forwarder{signals, sys.spawn(supervisor, std::move(init))};
+  forwarder.do_wait();
+  finished.reset();
+  auto result = exit_code.get();
+  // Step 5: every actor ends before the I/O thread does.
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(hook, caf::exit_reason::user_shutdown);
+  sys.await_all_actors_done();
+  io_runner.stop();
+  return result;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  actors::daemon_options opts;
+  try {
+    opts = actors::parse_daemon_options(argc, argv);
+  } catch (const actors::options_error& e) {
+    std::cerr << "pilot-daemon: " << e.what() << '\n';
+    return exit_usage;
+  }
+  if (opts.show_help) {
+    std::cout << actors::daemon_usage();
+    return 0;
+  }
+  if (opts.show_version) {
+    std::cout << "pilot-daemon " << PILOT_VERSION << '\n';
+    return 0;
+  }
+  log::configure(opts.log_level, opts.log_format);
+  for (const auto& warning : opts.warnings)
+    log::warn(log_component, "config-warning", warning);
+  try {
+    return run_daemon(opts, std::vector<std::string>(argv, argv + argc));
+  } catch (const std::exception& e) {
+    log::error(log_component, "daemon-failed", "cannot start",
+               {{"error", e.what()}});
+    sd::notify_status(std::string{"failed to start: "} + e.what());
+    return exit_failure;
+  }
 }

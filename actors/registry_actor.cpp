@@ -195,8 +195,8 @@ void on_register_failed(registry_pointer self, const std::string& reason) {
              {"attempt", std::to_string(st.register_attempts)},
              {"retry_in_ms", std::to_string(st.register_backoff.count())},
              {"error", reason}});
-  report_status(self, "registry " + opts.registry_address
-                          + " unreachable or rejecting, retrying: " + reason);
+  report_status(self, "registration with " + opts.registry_address
+                          + " failed, retrying: " + reason);
   self->delayed_send(self, st.register_backoff, register_atom_v);
 }
 
@@ -705,6 +705,10 @@ registry_actor spawn_registry_actor(caf::actor_system& sys,
   connection.address = options.registry_address;
   connection.connect_timeout
       = std::min(connection.connect_timeout, options.request_deadline);
+  // Heartbeats and registration retry on their own schedule, so a request
+  // fails at its first failed connection attempt. IPC clients then learn
+  // of an outage at once instead of after a series of attempts.
+  connection.max_connect_attempts = 1;
   std::string host;
   std::string port;
   if (!split_host_port(connection.address, host, port))

@@ -133,11 +133,11 @@ private:
     // it would be taken for the next request's, so the connection goes.
     if (i == queue_.begin() && phase_ == phase::exchanging)
       reset_connection();
-    finish(i, {id,
-               {},
-               "registry " + options_.address + " did not respond within "
-                   + seconds_text(deadline),
-               true});
+    auto reason = "registry " + options_.address + " did not respond within "
+                  + seconds_text(deadline);
+    if (failed_attempts_ > 0)
+      reason += " (last connection error: " + last_connect_error_ + ")";
+    finish(i, {id, {}, std::move(reason), true});
     pump();
   }
 
@@ -231,6 +231,7 @@ private:
     // One warning per outage; the repeats go to the debug level.
     auto lvl = failed_attempts_ == 0 ? log::level::warn : log::level::debug;
     ++failed_attempts_;
+    last_connect_error_ = reason;
     log::write(lvl, log_component, "registry-connect-failed",
                "cannot connect to the registry",
                {{"registry", options_.address},
@@ -241,11 +242,13 @@ private:
     if (!queue_.empty()) {
       auto& head = *queue_.front();
       if (++head.connect_failures >= options_.max_connect_attempts) {
-        registry_reply failure{
-            head.id,
-            {},
-            "cannot connect to registry " + options_.address + ": " + reason
-                + " (" + std::to_string(head.connect_failures) + " attempts)"};
+        registry_reply failure{head.id,
+                               {},
+                               "cannot connect to registry " + options_.address
+                                   + ": " + reason};
+        if (head.connect_failures > 1)
+          failure.error
+              += " (" + std::to_string(head.connect_failures) + " attempts)";
         finish(queue_.begin(), std::move(failure));
       }
     }
@@ -374,7 +377,10 @@ private:
   std::uint64_t generation_ = 0;
   std::chrono::milliseconds backoff_;
   clock_type::time_point next_attempt_{};
+  /// Failed connection attempts since the last connection, and the error
+  /// of the latest one.
   std::size_t failed_attempts_ = 0;
+  std::string last_connect_error_;
   std::array<std::uint8_t, protocol::registry_frame_header_size> header_{};
   std::string body_;
   bool closed_ = false;

@@ -279,7 +279,9 @@ TEST_CASE_FIXTURE(fixture, "failed registration is retried") {
   start(make_options());
   fail_last("cannot connect to registry 127.0.0.1:9000: Connection refused");
   CHECK(records->empty());
-  CHECK(statuses.back().starts_with("registry 127.0.0.1:9000 unreachable"));
+  CHECK(statuses.back()
+        == "registration with 127.0.0.1:9000 failed, retrying: register: "
+           "cannot connect to registry 127.0.0.1:9000: Connection refused");
   tick();
   REQUIRE(transport->requests.size() == 2);
   respond_last(std::string{protocol::generic_error_body});

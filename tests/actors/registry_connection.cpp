@@ -333,3 +333,26 @@ TEST_CASE("registry addresses split into host and port") {
   CHECK_FALSE(pilot::actors::split_host_port("host:65536", host, port));
   CHECK_FALSE(pilot::actors::split_host_port("host:90x", host, port));
 }
+
+TEST_CASE_FIXTURE(fixture,
+                  "registry connection deadline names the last error") {
+  std::string address;
+  {
+    tcp::acceptor probe{io,
+                        tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+    address = "127.0.0.1:" + std::to_string(probe.local_endpoint().port());
+  }
+  auto options = options_for(address);
+  options.max_connect_attempts = 1000;
+  auto connection = make_registry_connection(io, options, sink());
+  connection->send(4, R"({"type":"heartbeat"})", 300ms);
+  auto reply = next_reply();
+  REQUIRE(reply);
+  CHECK(reply->request_id == 4);
+  CHECK(reply->timed_out);
+  CHECK(reply->error
+        == "registry " + address
+               + " did not respond within 300ms (last connection error: "
+                 "Connection refused)");
+  connection->close();
+}
