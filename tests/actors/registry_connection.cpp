@@ -184,6 +184,14 @@ std::optional<std::string> echo(const std::string& request) {
   return R"({"type":"echo_ok","request":)" + request + "}";
 }
 
+/// Returns `127.0.0.1:port` for a port on which nothing listens: one that
+/// was bound a moment ago and released.
+std::string closed_port_address(asio::io_context& io) {
+  tcp::acceptor probe{io,
+                      tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+  return "127.0.0.1:" + std::to_string(probe.local_endpoint().port());
+}
+
 registry_connection_options options_for(const std::string& address) {
   registry_connection_options options;
   options.address = address;
@@ -264,12 +272,7 @@ TEST_CASE_FIXTURE(fixture, "registry connection reconnects after a close") {
 }
 
 TEST_CASE_FIXTURE(fixture, "registry connection gives up on a closed port") {
-  std::string address;
-  {
-    tcp::acceptor probe{io,
-                        tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
-    address = "127.0.0.1:" + std::to_string(probe.local_endpoint().port());
-  }
+  auto address = closed_port_address(io);
   auto options = options_for(address);
   options.max_connect_attempts = 2;
   auto connection = make_registry_connection(io, options, sink());
@@ -336,12 +339,7 @@ TEST_CASE("registry addresses split into host and port") {
 
 TEST_CASE_FIXTURE(fixture,
                   "registry connection deadline names the last error") {
-  std::string address;
-  {
-    tcp::acceptor probe{io,
-                        tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
-    address = "127.0.0.1:" + std::to_string(probe.local_endpoint().port());
-  }
+  auto address = closed_port_address(io);
   auto options = options_for(address);
   options.max_connect_attempts = 1000;
   auto connection = make_registry_connection(io, options, sink());
