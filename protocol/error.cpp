@@ -36,6 +36,16 @@ public:
         return "invalid URL";
       case errc::crypto_failure:
         return "crypto library failure";
+      case errc::bad_checksum:
+        return "packet checksum mismatch";
+      case errc::unsupported_version:
+        return "unsupported protocol version";
+      case errc::decryption_failed:
+        return "decryption failed";
+      case errc::replayed_nonce:
+        return "nonce replayed or below the replay window";
+      case errc::nonce_exhausted:
+        return "nonce counter exhausted";
     }
     return "unknown protocol error";
   }

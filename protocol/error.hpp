@@ -33,6 +33,17 @@ enum class errc {
   invalid_url,
   /// The operating system's crypto library failed unexpectedly.
   crypto_failure,
+  /// A packet's CRC-32 does not match its header and payload.
+  bad_checksum,
+  /// A packet carries a protocol version other than 1.
+  unsupported_version,
+  /// An AEAD tag does not verify: the frame is forged, corrupted or sealed
+  /// under another key.
+  decryption_failed,
+  /// A nonce counter was already accepted or lies below the replay window.
+  replayed_nonce,
+  /// The send counter reached its maximum, so no nonce is left for the key.
+  nonce_exhausted,
 };
 
 /// Returns the error category of `errc`, named "pilot.protocol".
