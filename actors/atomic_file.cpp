@@ -44,6 +44,18 @@ boost::system::error_code write_all(int fd, std::string_view content) {
   return {};
 }
 
+// Returns the mode for the file at `fd` that replaces `old`, after giving it
+// the owner and group of `old`. Changes this process may not make are
+// skipped, so the file then belongs to the writer, as a new file would.
+mode_t take_over_ownership(int fd, const struct stat& old) {
+  if (::fchown(fd, old.st_uid, old.st_gid) != 0) {
+    if (::fchown(fd, static_cast<uid_t>(-1), old.st_gid) != 0) {
+      // Not a member of that group: keep the writer's group.
+    }
+  }
+  return (old.st_mode & 0660) | 0600;
+}
+
 std::filesystem::path temporary_name(const std::filesystem::path& path) {
   std::random_device rd;
   auto name = path.filename().string() + ".tmp-" + std::to_string(::getpid())
@@ -69,8 +81,12 @@ write_file_atomically(const std::filesystem::path& path,
     ::unlink(tmp.c_str());
     return err;
   };
+  auto final_mode = static_cast<mode_t>(mode);
+  struct stat old {};
+  if (::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode))
+    final_mode = take_over_ownership(fd, old);
   // The umask may have narrowed the mode; set it exactly.
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0)
+  if (::fchmod(fd, final_mode) != 0)
     return fail(last_error());
   if (auto err = write_all(fd, content))
     return fail(err);

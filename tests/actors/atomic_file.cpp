@@ -79,3 +79,24 @@ TEST_CASE("an atomic write into an unwritable place fails and keeps the file") {
   CHECK(read_file(path) == "keep");
   fs::remove_all(dir);
 }
+
+TEST_CASE("an atomic write keeps a replaced file's group-read mode") {
+  auto dir = make_temp_dir();
+  auto path = dir / "config.json";
+  REQUIRE_FALSE(write_file_atomically(path, "old"));
+  REQUIRE(::chmod(path.c_str(), 0640) == 0);
+  REQUIRE_FALSE(write_file_atomically(path, "new"));
+  CHECK(read_file(path) == "new");
+  CHECK(mode_of(path) == 0640);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an atomic write drops access for others from a replaced file") {
+  auto dir = make_temp_dir();
+  auto path = dir / "config.json";
+  REQUIRE_FALSE(write_file_atomically(path, "old"));
+  REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  REQUIRE_FALSE(write_file_atomically(path, "new"));
+  CHECK(mode_of(path) == 0640);
+  fs::remove_all(dir);
+}
