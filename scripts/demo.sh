@@ -76,7 +76,7 @@ done
 echo "receiver B printed:"
 sed 's/^/  B| /' "$work/receiver-b.out"
 
-step "Clear the webhook: events are now counted and dropped"
+step "Clear the webhook: the daemon stops posting (state disabled), then set it again"
 show "$bin/pilotctl" clear-webhook
 show "$bin/pilotctl" webhook
 show "$bin/pilotctl" set-webhook "http://127.0.0.1:$port_b/v2/events"
