@@ -1,5 +1,7 @@
 #include "actors/command_line.hpp"
 
+#include "protocol/duration.hpp"
+
 #include <boost/program_options/parsers.hpp>
 
 #include <stdexcept>
@@ -31,6 +33,37 @@ parse_go_style_command_line(int argc, const char* const argv[],
     throw std::invalid_argument(e.what());
   }
   return values;
+}
+
+std::chrono::seconds seconds_option(const po::variables_map& values,
+                                    const char* name,
+                                    std::chrono::seconds fallback) {
+  if (!values.count(name))
+    return fallback;
+  auto text = values[name].as<std::string>();
+  auto parsed = protocol::parse_duration(text);
+  if (!parsed)
+    throw std::invalid_argument("--" + std::string{name} + " \"" + text
+                                + "\" is not a duration; use e.g. 30s or 2m");
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
+  if (seconds < std::chrono::seconds{1})
+    throw std::invalid_argument("--" + std::string{name}
+                                + " must be at least 1s");
+  return seconds;
+}
+
+std::size_t count_option(const po::variables_map& values, const char* name,
+                         std::size_t fallback, std::size_t maximum) {
+  if (!values.count(name))
+    return fallback;
+  auto count = values[name].as<std::size_t>();
+  if (count == 0)
+    throw std::invalid_argument("--" + std::string{name}
+                                + " must be at least 1");
+  if (count > maximum)
+    throw std::invalid_argument("--" + std::string{name} + " must be at most "
+                                + std::to_string(maximum));
+  return count;
 }
 
 } // namespace pilot::actors
