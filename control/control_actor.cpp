@@ -34,6 +34,10 @@ constexpr std::string_view component = "control";
 /// The registry accepts at most this many tags per node.
 constexpr std::size_t max_tags = 3;
 
+/// Longest error message written to the log. The client gets the whole
+/// message, which may echo a value of nearly 1 MiB.
+constexpr std::size_t max_logged_error_size = 1024;
+
 struct control_state {
   control_options options;
   actors::registry_actor registry;
@@ -72,13 +76,34 @@ std::string error_message(std::string_view command, std::string_view target,
 // Logs a failed request and sends the error reply.
 void reply_error(const reply_function& reply, std::string_view command,
                  std::string message) {
-  log::info(component, "ipc-request-failed", "IPC request failed",
-            {{"command", std::string{command}}, {"error", message}});
+  log::info(
+      component, "ipc-request-failed", "IPC request failed",
+      {{"command", std::string{command}},
+       {"error", protocol::truncate_text(message, max_logged_error_size)}});
   reply(encode_ipc_error(message));
 }
 
-std::string json_frame(ipc_command command, const boost::json::object& body) {
-  return encode_ipc_frame(command, protocol::to_go_json(body));
+// Sends `payload` as the reply `ok`, or an error reply when it does not fit
+// one frame, as when the registry echoes a value of nearly 1 MiB.
+void reply_frame(const reply_function& reply, ipc_command ok,
+                 std::string_view payload) {
+  auto frame = encode_ipc_frame(ok, payload);
+  if (frame) {
+    reply(std::move(*frame));
+    return;
+  }
+  // Each reply's command byte follows its request's.
+  auto request = static_cast<ipc_command>(static_cast<std::uint8_t>(ok) - 1);
+  auto name = std::string{protocol::to_string(request)};
+  reply_error(reply, name,
+              name + ": the reply of " + std::to_string(payload.size())
+                  + " bytes exceeds the IPC frame limit of "
+                  + std::to_string(protocol::max_ipc_payload_size) + " bytes");
+}
+
+void reply_json(const reply_function& reply, ipc_command ok,
+                const boost::json::object& body) {
+  reply_frame(reply, ok, protocol::to_go_json(body));
 }
 
 // Sends `args` to the registry actor and replies with its JSON reply under
@@ -88,13 +113,12 @@ void forward_to_registry(self_pointer self, const reply_function& reply,
                          ipc_command request, ipc_command ok, Ts&&... args) {
   auto timeout = self->state.options.request_timeout;
   self->request(self->state.registry, timeout, std::forward<Ts>(args)...)
-      .then(
-          [reply, ok](std::string& json) { reply(encode_ipc_frame(ok, json)); },
-          [reply, request, timeout](caf::error& err) {
-            auto name = protocol::to_string(request);
-            reply_error(reply, name,
-                        error_message(name, "registry", err, timeout));
-          });
+      .then([reply, ok](std::string& json) { reply_frame(reply, ok, json); },
+            [reply, request, timeout](caf::error& err) {
+              auto name = protocol::to_string(request);
+              reply_error(reply, name,
+                          error_message(name, "registry", err, timeout));
+            });
 }
 
 std::uint64_t uptime_secs(const control_options& options) {
@@ -112,8 +136,8 @@ void handle_info(self_pointer self, const reply_function& reply) {
     const auto& options = self->state.options;
     info_settings settings{options.encrypt, options.identity_configured,
                            uptime_secs(options)};
-    reply(json_frame(ipc_command::info_ok,
-                     make_info_json(node, settings, stats)));
+    reply_json(reply, ipc_command::info_ok,
+               make_info_json(node, settings, stats));
   };
   self->request(self->state.registry, timeout, actors::info_atom_v)
       .then(
@@ -147,8 +171,8 @@ void handle_set_webhook(self_pointer self, const reply_function& reply,
           [reply](std::string& redacted) {
             log::info(component, "webhook-url-set",
                       "webhook URL changed over IPC", {{"url", redacted}});
-            reply(json_frame(ipc_command::set_webhook_ok,
-                             boost::json::object{{"webhook", redacted}}));
+            reply_json(reply, ipc_command::set_webhook_ok,
+                       boost::json::object{{"webhook", redacted}});
           },
           [reply, timeout](caf::error& err) {
             reply_error(
@@ -162,8 +186,8 @@ void handle_webhook_stats(self_pointer self, const reply_function& reply) {
   self->request(self->state.webhook, timeout, webhook::stats_atom_v)
       .then(
           [reply](webhook::webhook_stats& stats) {
-            reply(json_frame(ipc_command::webhook_stats_ok,
-                             make_webhook_stats_json(stats)));
+            reply_json(reply, ipc_command::webhook_stats_ok,
+                       make_webhook_stats_json(stats));
           },
           [reply, timeout](caf::error& err) {
             reply_error(
@@ -222,8 +246,7 @@ void handle_close(const reply_function& reply, std::string_view payload) {
     reply_error(reply, "close", "close: missing conn_id");
     return;
   }
-  reply(encode_ipc_frame(ipc_command::close_ok,
-                         protocol::encode_conn_id(*conn_id)));
+  reply_frame(reply, ipc_command::close_ok, protocol::encode_conn_id(*conn_id));
 }
 
 // Send fails the way the reference fails for a connection that does not

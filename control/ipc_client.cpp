@@ -44,7 +44,9 @@ ipc_client::call(protocol::ipc_command command, std::string_view payload,
                  std::chrono::milliseconds timeout) {
   auto deadline = clock_type::now() + timeout;
   auto frame = protocol::encode_ipc_frame(command, payload);
-  if (auto ec = send_bytes(frame, timeout))
+  if (!frame)
+    return frame.error();
+  if (auto ec = send_bytes(*frame, timeout))
     return ec;
   return receive(remaining(deadline));
 }

@@ -30,7 +30,8 @@ public:
                                     std::chrono::milliseconds timeout);
 
   /// Sends one request and waits for the next frame, which is its reply or
-  /// an error frame (0x0A).
+  /// an error frame (0x0A). Fails with `protocol::errc::oversized`, sending
+  /// nothing, when `payload` does not fit one frame.
   protocol::result<protocol::ipc_frame> call(protocol::ipc_command command,
                                              std::string_view payload,
                                              std::chrono::milliseconds timeout);

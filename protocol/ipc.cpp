@@ -4,7 +4,7 @@
 #include <boost/json/value.hpp>
 #include <simdjson.h>
 
-#include <cassert>
+#include <algorithm>
 #include <cstdio>
 
 namespace pilot::protocol {
@@ -128,8 +128,10 @@ std::string format_command_byte(std::uint8_t cmd) {
   return text;
 }
 
-std::string encode_ipc_frame(ipc_command cmd, std::string_view payload) {
-  assert(1 + payload.size() <= max_ipc_frame_size);
+result<std::string> encode_ipc_frame(ipc_command cmd,
+                                     std::string_view payload) {
+  if (payload.size() > max_ipc_payload_size)
+    return errc::oversized;
   std::string frame;
   frame.reserve(ipc_frame_header_size + 1 + payload.size());
   put_u32(frame, static_cast<std::uint32_t>(1 + payload.size()));
@@ -176,12 +178,25 @@ result<std::optional<ipc_frame>> ipc_frame_decoder::next() {
   }
 }
 
+std::string truncate_text(std::string_view text, std::size_t max_size) {
+  if (text.size() <= max_size)
+    return std::string{text};
+  auto cut = max_size - std::min(max_size, ipc_truncation_marker.size());
+  // Step back over continuation bytes (10xxxxxx) to a character start.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+    --cut;
+  std::string out;
+  out.reserve(cut + ipc_truncation_marker.size());
+  out += text.substr(0, cut);
+  out += ipc_truncation_marker;
+  return out;
+}
+
 std::string encode_ipc_error(std::string_view message) {
   std::string payload;
-  payload.reserve(2 + message.size());
   put_u16(payload, ipc_error_code);
-  payload += message;
-  return encode_ipc_frame(ipc_command::error, payload);
+  payload += truncate_text(message, max_ipc_payload_size - payload.size());
+  return encode_ipc_frame(ipc_command::error, payload).value();
 }
 
 result<std::string> decode_ipc_error(std::string_view payload) {

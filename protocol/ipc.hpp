@@ -26,6 +26,9 @@ inline constexpr std::size_t max_ipc_frame_size = std::size_t{1} << 20;
 /// Size of the big-endian length prefix of an IPC frame.
 inline constexpr std::size_t ipc_frame_header_size = 4;
 
+/// Largest payload of one frame: the frame size less the command byte.
+inline constexpr std::size_t max_ipc_payload_size = max_ipc_frame_size - 1;
+
 /// Size of an address on the IPC wire.
 inline constexpr std::size_t ipc_address_size = 6;
 
@@ -90,9 +93,10 @@ struct ipc_frame {
   friend bool operator==(const ipc_frame&, const ipc_frame&) = default;
 };
 
-/// Encodes one frame. The caller keeps `1 + payload.size()` within
-/// `max_ipc_frame_size`.
-std::string encode_ipc_frame(ipc_command cmd, std::string_view payload);
+/// Encodes one frame. Fails with `errc::oversized` when `payload` is longer
+/// than `max_ipc_payload_size`, since the peer would drop the frame and the
+/// connection with it.
+result<std::string> encode_ipc_frame(ipc_command cmd, std::string_view payload);
 
 /// Splits the byte stream of one IPC connection into frames. It buffers the
 /// bytes fed to it until `next` pops them, and checks each length prefix as
@@ -131,7 +135,19 @@ private:
 /// Error code on the wire; the reference always sends 1.
 inline constexpr std::uint16_t ipc_error_code = 1;
 
+/// Marks the end of an error message that was cut to fit one frame: U+2026
+/// HORIZONTAL ELLIPSIS in UTF-8.
+inline constexpr std::string_view ipc_truncation_marker = "\xE2\x80\xA6";
+
+/// Returns `text` when it has at most `max_size` bytes. Otherwise returns
+/// its start, cut at a UTF-8 character boundary, followed by
+/// `ipc_truncation_marker`, in at most `max_size` bytes; `max_size` must be
+/// at least the marker's size.
+std::string truncate_text(std::string_view text, std::size_t max_size);
+
 /// Encodes an error frame: `0x0A`, code `00 01`, then `message` as UTF-8.
+/// A message too long for one frame is cut by `truncate_text`, so this never
+/// fails.
 std::string encode_ipc_error(std::string_view message);
 
 /// Decodes the payload of an error frame into its message. Fails with

@@ -243,6 +243,12 @@ protocol::ipc_frame call(std::unique_ptr<control::ipc_client>& client,
   return *reply;
 }
 
+std::string frame_bytes(ipc_command command, std::string_view payload = {}) {
+  auto frame = protocol::encode_ipc_frame(command, payload);
+  REQUIRE(frame.has_value());
+  return *frame;
+}
+
 std::string error_text(const protocol::ipc_frame& frame) {
   REQUIRE(frame.command == ipc_command::error);
   return protocol::decode_ipc_error(frame.payload).value();
@@ -338,10 +344,9 @@ TEST_CASE_FIXTURE(fixture, "replies keep request order") {
   auto client = connect();
   // The registry replies to "fast" before "slow"; the client must still see
   // the reply to "slow", its first request, first.
-  auto wire
-      = protocol::encode_ipc_frame(ipc_command::set_hostname, "slow")
-        + protocol::encode_ipc_frame(ipc_command::set_hostname, "fast")
-        + protocol::encode_ipc_frame(ipc_command::resolve_hostname, "beta");
+  auto wire = frame_bytes(ipc_command::set_hostname, "slow")
+              + frame_bytes(ipc_command::set_hostname, "fast")
+              + frame_bytes(ipc_command::resolve_hostname, "beta");
   REQUIRE_FALSE(client->send_bytes(wire, 2s));
   auto first = client->receive(5s);
   auto second = client->receive(5s);

@@ -1,5 +1,7 @@
 #include "protocol/ipc.hpp"
 
+#include "protocol/utf8.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -18,6 +20,13 @@ std::string bytes(std::initializer_list<int> values) {
   return out;
 }
 
+// Encodes a frame that must fit the limit.
+std::string encode_frame(ipc_command cmd, std::string_view payload) {
+  auto frame = encode_ipc_frame(cmd, payload);
+  REQUIRE(frame.has_value());
+  return *frame;
+}
+
 // Decodes exactly one frame from `wire` and checks that nothing is left.
 ipc_frame decode_one(std::string_view wire) {
   ipc_frame_decoder decoder;
@@ -34,8 +43,8 @@ ipc_frame decode_one(std::string_view wire) {
 TEST_CASE("ipc bind example matches the reference bytes") {
   auto request = bytes({0x00, 0x00, 0x00, 0x03, 0x01, 0x03, 0xe8});
   auto reply = bytes({0x00, 0x00, 0x00, 0x03, 0x02, 0x03, 0xe8});
-  CHECK(encode_ipc_frame(ipc_command::bind, encode_bind(1000)) == request);
-  CHECK(encode_ipc_frame(ipc_command::bind_ok, encode_bind(1000)) == reply);
+  CHECK(encode_frame(ipc_command::bind, encode_bind(1000)) == request);
+  CHECK(encode_frame(ipc_command::bind_ok, encode_bind(1000)) == reply);
   auto frame = decode_one(request);
   CHECK(frame.command == ipc_command::bind);
   CHECK(decode_bind(frame.payload).value() == 1000);
@@ -46,8 +55,8 @@ TEST_CASE("ipc dial example matches the reference bytes") {
                         0x00, 0x05, 0x03, 0xe9});
   auto reply = bytes({0x00, 0x00, 0x00, 0x05, 0x04, 0x00, 0x00, 0x00, 0x07});
   dial_request dial{{0, 5}, 1001};
-  CHECK(encode_ipc_frame(ipc_command::dial, encode_dial(dial)) == request);
-  CHECK(encode_ipc_frame(ipc_command::dial_ok, encode_conn_id(7)) == reply);
+  CHECK(encode_frame(ipc_command::dial, encode_dial(dial)) == request);
+  CHECK(encode_frame(ipc_command::dial_ok, encode_conn_id(7)) == reply);
   CHECK(decode_dial(decode_one(request).payload).value() == dial);
   CHECK(decode_conn_id(decode_one(reply).payload).value() == 7);
 }
@@ -57,10 +66,8 @@ TEST_CASE("ipc send and recv examples match the reference bytes") {
       {0x00, 0x00, 0x00, 0x07, 0x06, 0x00, 0x00, 0x00, 0x07, 0x68, 0x69});
   auto recv = bytes(
       {0x00, 0x00, 0x00, 0x07, 0x07, 0x00, 0x00, 0x00, 0x07, 0x6f, 0x6b});
-  CHECK(encode_ipc_frame(ipc_command::send, encode_conn_data({7, "hi"}))
-        == send);
-  CHECK(encode_ipc_frame(ipc_command::recv, encode_conn_data({7, "ok"}))
-        == recv);
+  CHECK(encode_frame(ipc_command::send, encode_conn_data({7, "hi"})) == send);
+  CHECK(encode_frame(ipc_command::recv, encode_conn_data({7, "ok"})) == recv);
   auto data = decode_conn_data(decode_one(recv).payload).value();
   CHECK(data.conn_id == 7);
   CHECK(data.data == "ok");
@@ -70,7 +77,7 @@ TEST_CASE("ipc accept example matches the reference bytes") {
   auto push = bytes({0x00, 0x00, 0x00, 0x0f, 0x05, 0x03, 0xe8, 0x00, 0x00, 0x00,
                      0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0xc0, 0x00});
   accept_push accept{1000, 9, {0, 9}, 49152};
-  CHECK(encode_ipc_frame(ipc_command::accept, encode_accept(accept)) == push);
+  CHECK(encode_frame(ipc_command::accept, encode_accept(accept)) == push);
   CHECK(decode_accept(decode_one(push).payload).value() == accept);
 }
 
@@ -81,8 +88,8 @@ TEST_CASE("ipc handshake example matches the reference bytes") {
   REQUIRE(json.size() == 29);
   auto reply = bytes({0x00, 0x00, 0x00, 0x1e, 0x10}) + json;
   auto payload = bytes({0x01, 0x00, 0x00, 0x00, 0x05}) + "hi";
-  CHECK(encode_ipc_frame(ipc_command::handshake, payload) == request);
-  CHECK(encode_ipc_frame(ipc_command::handshake_ok, json) == reply);
+  CHECK(encode_frame(ipc_command::handshake, payload) == request);
+  CHECK(encode_frame(ipc_command::handshake_ok, json) == reply);
   auto frame = decode_one(reply);
   CHECK(frame.command == ipc_command::handshake_ok);
   CHECK(frame.payload == json);
@@ -100,15 +107,15 @@ TEST_CASE("ipc error example matches the reference bytes") {
 
 TEST_CASE("ipc info example matches the reference bytes") {
   auto request = bytes({0x00, 0x00, 0x00, 0x01, 0x0d});
-  CHECK(encode_ipc_frame(ipc_command::info, "") == request);
+  CHECK(encode_frame(ipc_command::info, "") == request);
   auto frame = decode_one(request);
   CHECK(frame.command == ipc_command::info);
   CHECK(frame.payload.empty());
 }
 
 TEST_CASE("ipc decoder waits for a frame split at every byte") {
-  auto wire = encode_ipc_frame(ipc_command::set_hostname, "web")
-              + encode_ipc_frame(ipc_command::info, "");
+  auto wire = encode_frame(ipc_command::set_hostname, "web")
+              + encode_frame(ipc_command::info, "");
   ipc_frame_decoder decoder;
   std::vector<ipc_frame> frames;
   for (char byte : wire) {
@@ -128,7 +135,7 @@ TEST_CASE("ipc decoder waits for a frame split at every byte") {
 }
 
 TEST_CASE("ipc decoder reports a truncated frame as incomplete") {
-  auto wire = encode_ipc_frame(ipc_command::set_webhook, "http://x/");
+  auto wire = encode_frame(ipc_command::set_webhook, "http://x/");
   ipc_frame_decoder decoder;
   decoder.feed(wire.substr(0, wire.size() - 1));
   auto frame = decoder.next();
@@ -139,7 +146,7 @@ TEST_CASE("ipc decoder reports a truncated frame as incomplete") {
 
 TEST_CASE("ipc decoder skips empty frames") {
   auto wire = bytes({0, 0, 0, 0, 0, 0, 0, 0})
-              + encode_ipc_frame(ipc_command::deregister, "");
+              + encode_frame(ipc_command::deregister, "");
   auto frame = decode_one(wire);
   CHECK(frame.command == ipc_command::deregister);
 }
@@ -151,7 +158,7 @@ TEST_CASE("ipc decoder rejects an oversize length before its body") {
   REQUIRE_FALSE(frame.has_value());
   CHECK(frame.error() == errc::oversized);
   // The decoder stays failed, whatever arrives next.
-  decoder.feed(encode_ipc_frame(ipc_command::info, ""));
+  decoder.feed(encode_frame(ipc_command::info, ""));
   auto again = decoder.next();
   REQUIRE_FALSE(again.has_value());
   CHECK(again.error() == errc::oversized);
@@ -159,9 +166,52 @@ TEST_CASE("ipc decoder rejects an oversize length before its body") {
 
 TEST_CASE("ipc decoder accepts a frame of exactly the maximum size") {
   std::string payload(max_ipc_frame_size - 1, 'x');
-  auto frame = decode_one(encode_ipc_frame(ipc_command::send, payload));
+  auto frame = decode_one(encode_frame(ipc_command::send, payload));
   CHECK(frame.command == ipc_command::send);
   CHECK(frame.payload.size() == max_ipc_frame_size - 1);
+}
+
+TEST_CASE("ipc encoder rejects an oversize payload") {
+  std::string payload(max_ipc_payload_size + 1, 'x');
+  auto frame = encode_ipc_frame(ipc_command::set_hostname_ok, payload);
+  REQUIRE_FALSE(frame.has_value());
+  CHECK(frame.error() == errc::oversized);
+  payload.pop_back();
+  CHECK(encode_ipc_frame(ipc_command::set_hostname_ok, payload).has_value());
+}
+
+TEST_CASE("ipc error frame cuts an oversize message") {
+  // 'a' then 2-byte characters, so that the frame limit falls inside one.
+  std::string message = "a";
+  while (message.size() <= max_ipc_frame_size)
+    message += "\xC3\xA9";
+  auto frame = decode_one(encode_ipc_error(message));
+  CHECK(frame.command == ipc_command::error);
+  CHECK(1 + frame.payload.size() <= max_ipc_frame_size);
+  auto text = decode_ipc_error(frame.payload).value();
+  CHECK(text.ends_with(ipc_truncation_marker));
+  CHECK(is_valid_utf8(text));
+  CHECK(message.starts_with(
+      text.substr(0, text.size() - ipc_truncation_marker.size())));
+  // No more than one character's bytes are given up for the boundary.
+  CHECK(1 + frame.payload.size() >= max_ipc_frame_size - 1);
+}
+
+TEST_CASE("ipc error frame keeps a message that fits") {
+  std::string message(max_ipc_payload_size - 2, 'x');
+  auto text = decode_ipc_error(decode_one(encode_ipc_error(message)).payload);
+  CHECK(text.value() == message);
+}
+
+TEST_CASE("ipc text truncation") {
+  CHECK(truncate_text("short", 5) == "short");
+  CHECK(truncate_text("abcdefgh", 6) == "abc\xE2\x80\xA6");
+  // The cut never splits the 3-byte euro sign.
+  CHECK(truncate_text("ab\xE2\x82\xAC"
+                      "cdef",
+                      7)
+        == "ab\xE2\x80\xA6");
+  CHECK(truncate_text("abcdef", 3) == "\xE2\x80\xA6");
 }
 
 TEST_CASE("ipc decoder keeps unknown command bytes") {
