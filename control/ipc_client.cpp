@@ -89,6 +89,11 @@ ipc_client::receive(std::chrono::milliseconds timeout) {
   }
 }
 
+void ipc_client::shutdown_send() noexcept {
+  boost::system::error_code ignored;
+  socket_.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+}
+
 void ipc_client::close() noexcept {
   boost::system::error_code ignored;
   socket_.close(ignored);

@@ -49,6 +49,10 @@ public:
   /// Returns whether the client is connected.
   bool is_open() const noexcept { return socket_.is_open(); }
 
+  /// Closes the sending side, so that the daemon reads end-of-file, while
+  /// replies can still be received.
+  void shutdown_send() noexcept;
+
   /// Closes the connection.
   void close() noexcept;
 

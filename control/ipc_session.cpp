@@ -28,6 +28,10 @@ ipc_session::ipc_session(socket_type socket, std::uint64_t id,
   // nop
 }
 
+ipc_session::~ipc_session() {
+  notify_closed();
+}
+
 void ipc_session::start() {
   boost::asio::post(executor_,
                     [self = shared_from_this()] { self->handle_frames(); });
@@ -51,9 +55,13 @@ void ipc_session::on_read(boost::system::error_code ec, std::size_t size) {
   reading_ = false;
   if (closed_)
     return;
+  if (ec == boost::asio::error::eof) {
+    peer_finished_ = true;
+    handle_frames();
+    return;
+  }
   if (ec) {
-    if (ec != boost::asio::error::eof
-        && ec != boost::asio::error::operation_aborted)
+    if (ec != boost::asio::error::operation_aborted)
       log::info(component, "ipc-read-failed", "IPC client read failed",
                 {{"client", std::to_string(id_)}, {"error", ec.message()}});
     shutdown();
@@ -64,7 +72,9 @@ void ipc_session::on_read(boost::system::error_code ec, std::size_t size) {
 }
 
 // Hands buffered requests to the handler while fewer than the maximum are
-// outstanding, and reads more once the buffered bytes are used up.
+// outstanding, and reads more once the buffered bytes are used up. Runs
+// again whenever a reply completes, so that reading resumes below the
+// maximum.
 void ipc_session::handle_frames() {
   while (!closed_ && outstanding() < limits_.max_outstanding) {
     auto frame = decoder_.next();
@@ -76,8 +86,12 @@ void ipc_session::handle_frames() {
       return;
     }
     if (!*frame) {
-      if (!reading_)
-        do_read();
+      if (!peer_finished_) {
+        if (!reading_)
+          do_read();
+      } else if (outstanding() == 0) {
+        shutdown();
+      }
       return;
     }
     auto& [command, payload] = **frame;
@@ -87,21 +101,21 @@ void ipc_session::handle_frames() {
   }
 }
 
+// The reply function owns the session: with reading paused and nothing to
+// write, the outstanding requests are all that keep it alive. A reply
+// function dropped without a call releases the session too.
 reply_function ipc_session::make_reply(std::uint64_t sequence) {
-  return [weak = weak_from_this(), executor = executor_,
-          sequence](std::string frame) {
-    auto self = weak.lock();
-    if (!self)
-      return;
-    boost::asio::post(executor, [self = std::move(self), sequence,
-                                 frame = std::move(frame)]() mutable {
-      self->on_reply(sequence, std::move(frame));
-    });
+  return [self = shared_from_this(), sequence](std::string frame) {
+    boost::asio::post(self->executor_,
+                      [self, sequence, frame = std::move(frame)]() mutable {
+                        self->on_reply(sequence, std::move(frame));
+                      });
   };
 }
 
 void ipc_session::on_reply(std::uint64_t sequence, std::string frame) {
-  if (closed_)
+  // A second call for the same request is ignored.
+  if (closed_ || sequence < next_reply_ || early_replies_.contains(sequence))
     return;
   early_replies_.emplace(sequence, std::move(frame));
   // Queue every reply whose predecessors are all queued.
@@ -177,8 +191,12 @@ void ipc_session::shutdown() {
   early_replies_.clear();
   log::debug(component, "ipc-client-closed", "IPC client disconnected",
              {{"client", std::to_string(id_)}});
-  if (on_closed_)
-    on_closed_(id_);
+  notify_closed();
+}
+
+void ipc_session::notify_closed() {
+  if (auto on_closed = std::exchange(on_closed_, nullptr))
+    on_closed(id_);
 }
 
 } // namespace pilot::control

@@ -40,17 +40,31 @@ struct session_limits {
 /// clients may stay idle, hands each request to the request handler with a
 /// sequence number, and writes the replies in request order whatever order
 /// they arrive in. An oversize frame or an I/O error closes this client only.
-/// Owned by its pending operations; all state lives on the socket's strand.
+/// When the client closes its sending side, the requests already read still
+/// get their replies before the session closes.
+///
+/// Owned by its pending operations and by the reply functions of its
+/// outstanding requests, so that a session that stopped reading at
+/// `max_outstanding` lives until the replies arrive. All state lives on the
+/// socket's strand.
 class ipc_session : public std::enable_shared_from_this<ipc_session> {
 public:
   using socket_type = boost::asio::local::stream_protocol::socket;
 
-  /// Called once, on the session's strand, when the session has closed.
+  /// Called exactly once when the session ends: on the session's strand
+  /// when it closes, or from the destructor when its last owner let go
+  /// first.
   using closed_handler = std::function<void(std::uint64_t id)>;
 
   /// Creates a session for `socket`, whose executor must be a strand.
   ipc_session(socket_type socket, std::uint64_t id, session_limits limits,
               request_handler on_request, closed_handler on_closed);
+
+  ipc_session(const ipc_session&) = delete;
+  ipc_session& operator=(const ipc_session&) = delete;
+
+  /// Calls the closed handler unless `close` or a failure already did.
+  ~ipc_session();
 
   /// Starts reading requests.
   void start();
@@ -71,6 +85,7 @@ private:
   void on_write(boost::system::error_code ec, std::size_t size);
   void on_write_timeout(boost::system::error_code ec);
   void shutdown();
+  void notify_closed();
   std::uint64_t outstanding() const noexcept {
     return next_sequence_ - completed_;
   }
@@ -95,6 +110,8 @@ private:
   std::deque<std::string> write_queue_;
   bool reading_ = false;
   bool writing_ = false;
+  /// The client closed its sending side; no more requests come.
+  bool peer_finished_ = false;
   bool closed_ = false;
 };
 

@@ -361,6 +361,57 @@ TEST_CASE_FIXTURE(fixture, "replies keep request order") {
   CHECK(third->command == ipc_command::resolve_hostname_ok);
 }
 
+TEST_CASE_FIXTURE(fixture, "pipelined requests beyond the limit get replies") {
+  start();
+  auto client = connect();
+  // More requests in one write than a session reads before it pauses.
+  constexpr int requests = 40;
+  std::string wire;
+  for (int i = 0; i < requests; ++i)
+    wire += frame_bytes(ipc_command::set_hostname, "h" + std::to_string(i));
+  REQUIRE_FALSE(client->send_bytes(wire, 2s));
+  for (int i = 0; i < requests; ++i) {
+    auto reply = client->receive(5s);
+    REQUIRE_MESSAGE(reply.has_value(), "no reply to request ", i);
+    CHECK(reply->command == ipc_command::set_hostname_ok);
+    CHECK(reply->payload == hostname_json("h" + std::to_string(i)));
+  }
+}
+
+TEST_CASE_FIXTURE(fixture, "pipelining clients that leave free their slots") {
+  auto opts = options();
+  opts.max_clients = 2;
+  start(opts);
+  std::string wire;
+  for (int i = 0; i < 40; ++i)
+    wire += frame_bytes(ipc_command::info);
+  for (int i = 0; i < 5; ++i) {
+    auto client = connect();
+    REQUIRE_FALSE(client->send_bytes(wire, 2s));
+  }
+  CHECK(eventually([&] {
+    auto client = connect();
+    auto reply = client->call(ipc_command::info, {}, 1s);
+    return reply && reply->command == ipc_command::info_ok;
+  }));
+}
+
+TEST_CASE_FIXTURE(fixture, "replies go out after the client stops sending") {
+  start();
+  auto client = connect();
+  REQUIRE_FALSE(client->send_bytes(
+      frame_bytes(ipc_command::info) + frame_bytes(ipc_command::info), 2s));
+  client->shutdown_send();
+  for (int i = 0; i < 2; ++i) {
+    auto reply = client->receive(5s);
+    REQUIRE(reply.has_value());
+    CHECK(reply->command == ipc_command::info_ok);
+  }
+  auto end = client->receive(5s);
+  REQUIRE_FALSE(end.has_value());
+  CHECK(end.error() == boost::asio::error::eof);
+}
+
 TEST_CASE_FIXTURE(fixture, "registry replies pass through") {
   start();
   auto client = connect();
