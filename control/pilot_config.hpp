@@ -63,8 +63,10 @@ public:
   /// Returns the file's text as `save` writes it.
   std::string to_text() const;
 
-  /// Writes the file atomically with mode 0600, creating its directory with
-  /// mode 0700. Throws `config_error` on failure; the old file is then kept.
+  /// Writes the file atomically, creating its directory with mode 0700. A
+  /// new file gets mode 0600; a replaced one keeps its owner, group and mode
+  /// without access for others. Throws `config_error` on failure; the old
+  /// file is then kept.
   void save() const;
 
 private:

@@ -157,11 +157,12 @@ TEST_CASE_FIXTURE(home_fixture, "config save is private and atomic") {
   config.save();
   CHECK(mode_of(config_path()) == 0600);
   CHECK(mode_of(config_path().parent_path()) == 0700);
-  // An existing file with looser permissions is replaced by a 0600 one.
+  // A replaced file keeps its group's access and loses access for others,
+  // so that a config file shared with a service group stays readable.
   ::chmod(config_path().c_str(), 0644);
   config.set_string("registry", "r");
   config.save();
-  CHECK(mode_of(config_path()) == 0600);
+  CHECK(mode_of(config_path()) == 0640);
   // Nothing but the file itself is left in the directory.
   std::size_t entries = 0;
   for (auto& entry :
