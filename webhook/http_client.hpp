@@ -15,6 +15,10 @@ struct http_client_options {
   /// Maximum size of a response body. Bodies are read and discarded up to
   /// it; a larger body still counts its status, but the connection closes.
   std::size_t max_response_body = 64 * 1024;
+  /// Interim (1xx) responses accepted before the final one. One more fails
+  /// the attempt as `timeout`, as a receiver that never sends a final
+  /// response would at the deadline.
+  std::size_t max_interim_responses = 8;
   /// Maximum number of idle keep-alive connections kept for reuse.
   std::size_t max_idle_connections = 4;
   /// The `User-Agent` header.
@@ -30,9 +34,10 @@ struct http_client_options {
 /// redirects are never followed. The client rejects every resolved address
 /// that `protocol::is_refused_address` rejects. When a reused connection
 /// fails before any response byte arrives, the request is sent once more
-/// on a new connection. Failure classes in `attempt_result`: `timeout`,
-/// `connect` (refused, reset or closed before a response, invalid response,
-/// rejected address) and `dns`.
+/// on a new connection. Failure classes in `attempt_result`: `timeout` (the
+/// deadline passed, or interim responses came beyond
+/// `max_interim_responses`), `connect` (refused, reset or closed before a
+/// response, invalid response, rejected address) and `dns`.
 // TODO: https URLs need TLS (OpenSSL through Beast's ssl_stream), which
 // would add the `tls` failure class; until then the webhook actor rejects
 // them.

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -157,8 +158,9 @@ std::string url_of(const loopback_server& server,
 /// The client under test on its own I/O thread, as in the daemon.
 class client_fixture {
 public:
-  client_fixture()
-      : work_(asio::make_work_guard(io_)), client_(make_http_client(io_)) {
+  explicit client_fixture(http_client_options options = {})
+      : work_(asio::make_work_guard(io_)),
+        client_(make_http_client(io_, std::move(options))) {
     thread_ = std::thread{[this] {
       io_.run();
     }};
@@ -538,6 +540,44 @@ TEST_CASE("an interim 100 response is skipped") {
       }};
   client_fixture client;
   CHECK(client.post(url_of(server)).status == 202);
+}
+
+/// Answers the first request with interim 100 responses, without end.
+asio::awaitable<void> flood_interim_responses(tcp::socket socket,
+                                              loopback_server& server) {
+  beast::flat_buffer buffer;
+  co_await server.read_request(socket, buffer);
+  std::string burst;
+  for (int i = 0; i < 64; ++i)
+    burst += "HTTP/1.1 100 Continue\r\n\r\n";
+  for (;;)
+    co_await write_text(socket, burst);
+}
+
+TEST_CASE("a flood of interim responses fails after eight of them") {
+  loopback_server server{flood_interim_responses};
+  client_fixture client;
+  auto result = client.post(url_of(server), 5s);
+  CHECK(result.status == 0);
+  CHECK(result.failure_class == "timeout");
+  CHECK(result.detail
+        == "no final response from http://127.0.0.1:"
+               + std::to_string(server.port())
+               + " after 8 interim (1xx) responses");
+  // Well before the 5 s deadline, so the bound ended it.
+  CHECK(result.latency_us < 4'000'000);
+}
+
+TEST_CASE("a flood of interim responses ends at the deadline") {
+  loopback_server server{flood_interim_responses};
+  http_client_options options;
+  options.max_interim_responses = std::numeric_limits<std::size_t>::max();
+  client_fixture client{options};
+  auto result = client.post(url_of(server), 300ms);
+  CHECK(result.status == 0);
+  CHECK(result.failure_class == "timeout");
+  CHECK(result.detail.find("no final response from http://127.0.0.1:") == 0);
+  CHECK(result.latency_us >= 300'000);
 }
 
 TEST_CASE("a response that is not HTTP fails with class connect") {

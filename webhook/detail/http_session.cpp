@@ -63,6 +63,7 @@ http_session::http_session(asio::io_context& io,
                      : asio::any_io_executor{asio::make_strand(io)}),
       resolver_(strand_), resolve_timer_(strand_), pool_(std::move(pool)),
       max_response_body_(options.max_response_body),
+      max_interim_responses_(options.max_interim_responses),
       request_(std::move(request)),
       message_(make_message(request_, options.user_agent)),
       done_(std::move(done)), reused_(reused.has_value()) {
@@ -230,14 +231,33 @@ void http_session::on_read(boost::system::error_code ec, std::size_t) {
   auto status = parser_->get().result_int();
   // An interim 1xx response precedes the final one on the same connection.
   if (status >= 100 && status < 200 && status != 101) {
-    do_read();
+    on_interim_response();
     return;
   }
   succeed(status, parser_->get().keep_alive() && status != 101);
 }
 
+void http_session::on_interim_response() {
+  // Responses already in the buffer are parsed without a read on the
+  // stream, so its timer alone cannot stop a receiver that sends them
+  // faster than they are parsed.
+  if (++interim_responses_ > max_interim_responses_) {
+    fail("timeout", "no final response from " + where() + " after "
+                        + std::to_string(max_interim_responses_)
+                        + " interim (1xx) responses");
+    return;
+  }
+  if (clock_type::now() >= deadline_) {
+    fail("timeout", "no final response from " + where() + " within "
+                        + milliseconds_text(request_.timeout));
+    return;
+  }
+  do_read();
+}
+
 bool http_session::may_resend(boost::system::error_code ec) const {
-  auto nothing_received = !parser_ || !parser_->got_some();
+  auto nothing_received
+      = interim_responses_ == 0 && (!parser_ || !parser_->got_some());
   return reused_ && !resent_ && ec != beast::error::timeout && nothing_received
          && buffer_.size() == 0;
 }

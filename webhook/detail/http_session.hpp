@@ -59,6 +59,7 @@ private:
   void on_write(boost::system::error_code ec, std::size_t bytes);
   void do_read();
   void on_read(boost::system::error_code ec, std::size_t bytes);
+  void on_interim_response();
 
   // Opens a new connection for the same request after a reused one failed.
   void resend(boost::system::error_code ec);
@@ -78,6 +79,8 @@ private:
   boost::asio::steady_timer resolve_timer_;
   std::shared_ptr<connection_pool> pool_;
   std::size_t max_response_body_;
+  std::size_t max_interim_responses_;
+  std::size_t interim_responses_ = 0;
   http_request request_;
   boost::beast::http::request<boost::beast::http::string_body> message_;
   boost::beast::flat_buffer buffer_;
