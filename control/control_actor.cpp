@@ -135,7 +135,8 @@ void handle_info(self_pointer self, const reply_function& reply) {
                                  std::optional<webhook::webhook_stats> stats) {
     const auto& options = self->state.options;
     info_settings settings{options.encrypt, options.identity_configured,
-                           uptime_secs(options)};
+                           uptime_secs(options), options.config_file,
+                           options.registry};
     reply_json(reply, ipc_command::info_ok,
                make_info_json(node, settings, stats));
   };
@@ -332,6 +333,12 @@ caf::expected<control_actor> start_control(caf::actor_system& sys,
                                            webhook::webhook_actor webhook) {
   listener_limits limits;
   limits.max_clients = options.max_clients;
+  if (!options.config_file.empty()) {
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(options.config_file, ec);
+    if (!ec)
+      options.config_file = absolute.string();
+  }
   auto listener = ipc_listener::open(io, options.socket_path, limits);
   if (!listener)
     return std::move(listener.error());

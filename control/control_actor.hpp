@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <string>
 
 namespace pilot::control {
 
@@ -26,6 +27,12 @@ struct control_options {
   bool encrypt = true;
   /// Info `identity`: whether an identity file is configured.
   bool identity_configured = false;
+  /// Info `config_file`: the daemon's `--config` file with `~` expanded, or
+  /// empty when it reads none. `start_control` makes a relative path
+  /// absolute, because pilotctl runs in another working directory.
+  std::string config_file;
+  /// Info `registry`: the registry address the daemon registers with.
+  std::string registry;
   /// The daemon's start time, for Info `uptime_secs`.
   std::chrono::steady_clock::time_point started_at
       = std::chrono::steady_clock::now();

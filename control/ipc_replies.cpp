@@ -12,6 +12,7 @@ make_info_json(const actors::node_info& node, const info_settings& settings,
   info["authenticated_peers"] = 0;
   info["bytes_recv"] = 0;
   info["bytes_sent"] = 0;
+  info["config_file"] = settings.config_file;
   info["conn_list"] = boost::json::array{};
   info["connections"] = 0;
   info["encrypt"] = settings.encrypt;
@@ -26,6 +27,9 @@ make_info_json(const actors::node_info& node, const info_settings& settings,
   info["pkts_sent"] = 0;
   info["ports"] = 0;
   info["public_key"] = node.public_key;
+  info["registered"] = node.registered;
+  info["registry"] = settings.registry;
+  info["registry_error"] = node.registry_error;
   info["uptime_secs"] = settings.uptime_secs;
   if (webhook)
     info["webhook"] = make_webhook_stats_json(*webhook);

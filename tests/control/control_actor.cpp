@@ -282,7 +282,11 @@ void make_stale_socket(const std::filesystem::path& path) {
 } // namespace
 
 TEST_CASE_FIXTURE(fixture, "info returns the node and webhook counters") {
-  start();
+  auto opts = options();
+  opts.registry = "127.0.0.1:9000";
+  // A relative path is made absolute, since pilotctl runs elsewhere.
+  opts.config_file = "pilot-config.json";
+  start(opts);
   auto client = connect();
   auto reply = call(client, ipc_command::info);
   REQUIRE(reply.command == ipc_command::info_ok);
@@ -306,6 +310,11 @@ TEST_CASE_FIXTURE(fixture, "info returns the node and webhook counters") {
   CHECK(info["webhook"]["delivered"].get_uint64().value() == 3);
   CHECK(info["webhook"]["state"].get_string().value() == "disabled");
   CHECK(info["webhook"]["latency_p50_ms"].get_double().value() == 1.5);
+  CHECK(info["registered"].get_bool().value());
+  CHECK(info["registry"].get_string().value() == "127.0.0.1:9000");
+  CHECK(info["registry_error"].get_string().value() == "");
+  CHECK(info["config_file"].get_string().value()
+        == (std::filesystem::current_path() / "pilot-config.json").string());
 }
 
 TEST_CASE_FIXTURE(fixture, "set webhook applies a valid url") {
