@@ -20,7 +20,7 @@ namespace pilot::actors {
 struct beacon_listener_config {
   /// How often the beacon sends Syncs to its peers and removes expired
   /// entries. The reference sends a Sync every 10 s.
-  std::chrono::milliseconds sync_interval{10'000};
+  std::chrono::seconds sync_interval{10};
   /// How often the counters are logged, when they changed.
   std::chrono::seconds stats_interval{60};
   /// Maximum number of datagrams, and of their bytes, waiting to be sent.

@@ -30,8 +30,8 @@ struct beacon_config {
   /// A node entry moves to a new IP address only after it has not been
   /// refreshed from its recorded endpoint for this long.
   std::chrono::seconds takeover_after{45};
-  /// A peer's Sync is forgotten this long after it arrived. Peers send one
-  /// every 10 s.
+  /// A peer's Sync is forgotten this long after it arrived. Go peers send
+  /// one every 10 s, so the default allows two to be lost.
   std::chrono::seconds peer_ttl{35};
   /// Maximum number of node entries, in total and per source address (an
   /// IPv6 source counts by its /64 prefix).

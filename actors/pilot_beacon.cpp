@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <limits>
@@ -53,6 +54,9 @@ po::options_description option_descriptions() {
       ("peers", po::value<std::string>()->value_name("HOST:PORT,..."),
        "comma-separated peer beacons: they receive a Sync every 10s, and "
        "only their Syncs and forwarded relays are accepted (default none)") //
+      ("sync-interval", po::value<std::string>()->value_name("DURATION"),
+       "how often to send a Sync to each peer and remove expired entries "
+       "(default 10s, as the Go beacon)") //
       ("entry-ttl", po::value<std::string>()->value_name("DURATION"),
        "forget a node this long after its last Discover (default 2m); "
        "daemons send one every 30s") //
@@ -110,6 +114,33 @@ std::vector<udp::endpoint> parse_peers(const std::string& text) {
   return peers;
 }
 
+// Reads the beacon ID, the peers, the timers and the table limits.
+void read_cluster_options(const po::variables_map& values,
+                          beacon_options& opts) {
+  if (values.count("beacon-id"))
+    opts.service.beacon_id = values["beacon-id"].as<std::uint32_t>();
+  if (values.count("peers"))
+    opts.service.peers = parse_peers(values["peers"].as<std::string>());
+  if (opts.service.peers.size() > opts.service.max_peers)
+    throw std::invalid_argument("--peers lists more than "
+                                + std::to_string(opts.service.max_peers)
+                                + " beacons");
+  opts.service.entry_ttl = pilot::actors::seconds_option(
+      values, "entry-ttl", opts.service.entry_ttl);
+  opts.listener.sync_interval = pilot::actors::seconds_option(
+      values, "sync-interval", opts.listener.sync_interval);
+  // Keep a peer's Sync for 3.5 sync intervals of this beacon (its peers are
+  // likely configured alike), and never less than Go peers need.
+  opts.service.peer_ttl
+      = std::max(opts.service.peer_ttl, opts.listener.sync_interval * 7 / 2);
+  opts.service.max_nodes
+      = pilot::actors::count_option(values, "max-nodes", opts.service.max_nodes,
+                                    std::numeric_limits<std::uint32_t>::max());
+  opts.service.max_relay_payload = pilot::actors::count_option(
+      values, "max-relay-payload", opts.service.max_relay_payload,
+      opts.service.max_relay_payload);
+}
+
 // Throws `std::invalid_argument` for a command line that cannot be used;
 // `main` then exits with status 2.
 beacon_options parse_options(int argc, char** argv) {
@@ -127,22 +158,7 @@ beacon_options parse_options(int argc, char** argv) {
   else if (values.count("addr"))
     opts.listen = values["addr"].as<std::string>();
   // Step 2: the cluster, the tables and their limits.
-  if (values.count("beacon-id"))
-    opts.service.beacon_id = values["beacon-id"].as<std::uint32_t>();
-  if (values.count("peers"))
-    opts.service.peers = parse_peers(values["peers"].as<std::string>());
-  if (opts.service.peers.size() > opts.service.max_peers)
-    throw std::invalid_argument("--peers lists more than "
-                                + std::to_string(opts.service.max_peers)
-                                + " beacons");
-  opts.service.entry_ttl = pilot::actors::seconds_option(
-      values, "entry-ttl", opts.service.entry_ttl);
-  opts.service.max_nodes
-      = pilot::actors::count_option(values, "max-nodes", opts.service.max_nodes,
-                                    std::numeric_limits<std::uint32_t>::max());
-  opts.service.max_relay_payload = pilot::actors::count_option(
-      values, "max-relay-payload", opts.service.max_relay_payload,
-      opts.service.max_relay_payload);
+  read_cluster_options(values, opts);
   // Step 3: logging and the flags kept only for compatibility.
   if (values.count("log-level")
       && !log::parse_level(values["log-level"].as<std::string>(),
