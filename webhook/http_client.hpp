@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -15,6 +16,10 @@ struct http_client_options {
   /// Maximum size of a response body. Bodies are read and discarded up to
   /// it; a larger body still counts its status, but the connection closes.
   std::size_t max_response_body = 64 * 1024;
+  /// How long the body of a final response may take after its headers,
+  /// within the attempt's deadline. A body that takes longer is not read to
+  /// its end: its status still counts, but the connection closes.
+  std::chrono::milliseconds body_timeout{500};
   /// Interim (1xx) responses accepted before the final one. One more fails
   /// the attempt as `timeout`, as a receiver that never sends a final
   /// response would at the deadline.
@@ -30,11 +35,14 @@ struct http_client_options {
 ///
 /// Each POST runs as one session on its own strand under one deadline
 /// (`http_request::timeout`) that covers resolving, connecting, writing and
-/// reading the whole response. Connections are kept alive and reused;
-/// redirects are never followed. The client rejects every resolved address
-/// that `protocol::is_refused_address` rejects. When a reused connection
-/// fails before any response byte arrives, the request is sent once more
-/// on a new connection. Failure classes in `attempt_result`: `timeout` (the
+/// reading the whole response. Once the headers of the final response are
+/// in, its status is the outcome: a body that fails, exceeds
+/// `max_response_body` or outlasts `body_timeout` only closes the
+/// connection. Connections are kept alive and reused, and redirects are
+/// never followed. The client rejects every resolved address that
+/// `protocol::is_refused_address` rejects. When a reused connection fails
+/// before any response byte arrives, the request is sent once more on a new
+/// connection. Failure classes in `attempt_result`: `timeout` (the
 /// deadline passed, or interim responses came beyond
 /// `max_interim_responses`), `connect` (refused, reset or closed before a
 /// response, invalid response, rejected address) and `dns`.

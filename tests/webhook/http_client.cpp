@@ -333,7 +333,7 @@ TEST_CASE("a server that accepts but never reads times out") {
   CHECK(result.failure_class == "timeout");
 }
 
-TEST_CASE("a slowly dripping response cannot outlast the deadline") {
+TEST_CASE("a slowly dripping body keeps its status") {
   loopback_server server{
       [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
         beast::flat_buffer buffer;
@@ -346,9 +346,98 @@ TEST_CASE("a slowly dripping response cannot outlast the deadline") {
         }
       }};
   client_fixture client;
+  for (int i = 0; i < 2; ++i) {
+    auto result = client.post(url_of(server), 300ms);
+    CHECK(result.status == 200);
+    CHECK(result.failure_class.empty());
+  }
+  // The body was not read to its end, so the connection was not reused.
+  CHECK(server.connections() == 2);
+}
+
+/// Sends `head` and `body`, then keeps the connection open without a word.
+connection_handler answer_then_stall(std::string head, std::string body) {
+  return [head, body](tcp::socket socket,
+                      loopback_server& server) -> asio::awaitable<void> {
+    beast::flat_buffer buffer;
+    co_await server.read_request(socket, buffer);
+    co_await write_text(socket, head + body);
+    co_await sleep_for(60s);
+  };
+}
+
+/// Sends `head` and `body`, then closes the connection.
+connection_handler answer_then_close(std::string head, std::string body) {
+  return [head, body](tcp::socket socket,
+                      loopback_server& server) -> asio::awaitable<void> {
+    beast::flat_buffer buffer;
+    co_await server.read_request(socket, buffer);
+    co_await write_text(socket, head + body);
+    socket.shutdown(tcp::socket::shutdown_both);
+    socket.close();
+  };
+}
+
+TEST_CASE("a body that never ends keeps its status") {
+  // HTTP/1.1 without a length: the body ends when the server closes, which
+  // this one never does.
+  loopback_server server{answer_then_stall(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", "ok")};
+  client_fixture client;
+  for (int i = 0; i < 2; ++i) {
+    auto result = client.post(url_of(server), 5s);
+    CHECK(result.status == 200);
+    CHECK(result.failure_class.empty());
+    // Ended by the 500 ms body deadline, well before the attempt's 5 s.
+    CHECK(result.latency_us < 4'000'000);
+  }
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("a body that outlasts the attempt deadline keeps its status") {
+  loopback_server server{answer_then_stall(
+      "HTTP/1.1 202 Accepted\r\nContent-Length: 10\r\n\r\n", "abc")};
+  http_client_options options;
+  options.body_timeout = 60s;
+  client_fixture client{options};
   auto result = client.post(url_of(server), 300ms);
-  CHECK(result.failure_class == "timeout");
-  CHECK(result.status == 0);
+  CHECK(result.status == 202);
+  CHECK(result.failure_class.empty());
+  CHECK(result.latency_us >= 300'000);
+}
+
+TEST_CASE("a body cut short keeps its status") {
+  for (auto status : {200, 503}) {
+    CAPTURE(status);
+    loopback_server server{
+        answer_then_close("HTTP/1.1 " + std::to_string(status)
+                              + " Cut\r\nContent-Length: 100\r\n\r\n",
+                          "abc")};
+    client_fixture client;
+    for (int i = 0; i < 2; ++i) {
+      auto result = client.post(url_of(server));
+      CHECK(result.status == status);
+      CHECK(result.failure_class.empty());
+    }
+    CHECK(server.connections() == 2);
+  }
+}
+
+TEST_CASE("a reset after the headers keeps the status") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_text(socket,
+                            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+        // Linger 0 turns the close into a reset.
+        socket.set_option(asio::socket_base::linger{true, 0});
+        socket.close();
+      }};
+  client_fixture client;
+  auto result = client.post(url_of(server));
+  CHECK(result.status == 200);
+  CHECK(result.failure_class.empty());
 }
 
 TEST_CASE("slowly dripping headers cannot outlast the deadline") {
@@ -542,7 +631,7 @@ TEST_CASE("an interim 100 response is skipped") {
   CHECK(client.post(url_of(server)).status == 202);
 }
 
-/// Answers the first request with interim 100 responses, without end.
+/// Responds to the first request with interim 100 responses without end.
 asio::awaitable<void> flood_interim_responses(tcp::socket socket,
                                               loopback_server& server) {
   beast::flat_buffer buffer;

@@ -6,9 +6,10 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include <algorithm>
 
 namespace pilot::webhook::detail {
 
@@ -63,6 +64,7 @@ http_session::http_session(asio::io_context& io,
                      : asio::any_io_executor{asio::make_strand(io)}),
       resolver_(strand_), resolve_timer_(strand_), pool_(std::move(pool)),
       max_response_body_(options.max_response_body),
+      body_timeout_(options.body_timeout),
       max_interim_responses_(options.max_interim_responses),
       request_(std::move(request)),
       message_(make_message(request_, options.user_agent)),
@@ -193,39 +195,27 @@ void http_session::on_write(boost::system::error_code ec, std::size_t) {
          "sending the request to " + where() + " failed: " + ec.message());
     return;
   }
-  do_read();
+  do_read_header();
 }
 
-void http_session::do_read() {
+void http_session::do_read_header() {
   parser_.emplace();
   parser_->body_limit(max_response_body_);
-  http::async_read(
+  http::async_read_header(
       *stream_, buffer_, *parser_,
-      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+      beast::bind_front_handler(&http_session::on_read_header,
+                                shared_from_this()));
 }
 
-void http_session::on_read(boost::system::error_code ec, std::size_t) {
-  if (ec == http::error::body_limit && parser_->is_header_done()) {
-    succeed(parser_->get().result_int(), false);
-    return;
-  }
-  if (ec == beast::error::timeout) {
-    fail("timeout", "no complete response from " + where() + " within "
-                        + milliseconds_text(request_.timeout));
-    return;
-  }
-  if (ec && may_resend(ec)) {
-    resend(ec);
-    return;
-  }
-  if (ec && !parser_->got_some()) {
-    fail("connect", where() + " closed the connection without a response: "
-                        + ec.message());
+void http_session::on_read_header(boost::system::error_code ec, std::size_t) {
+  // Beast compares a Content-Length with the body limit as soon as the
+  // headers are complete, so an oversize body fails here.
+  if (ec && parser_->is_header_done()) {
+    end_response(ec);
     return;
   }
   if (ec) {
-    fail("connect",
-         "invalid HTTP response from " + where() + ": " + ec.message());
+    fail_before_response(ec);
     return;
   }
   auto status = parser_->get().result_int();
@@ -234,7 +224,30 @@ void http_session::on_read(boost::system::error_code ec, std::size_t) {
     on_interim_response();
     return;
   }
-  succeed(status, parser_->get().keep_alive() && status != 101);
+  if (parser_->is_done()) {
+    respond();
+    return;
+  }
+  do_read_body();
+}
+
+void http_session::fail_before_response(boost::system::error_code ec) {
+  if (ec == beast::error::timeout) {
+    fail("timeout", "timed out after " + milliseconds_text(request_.timeout)
+                        + " waiting for a response from " + where());
+    return;
+  }
+  if (may_resend(ec)) {
+    resend(ec);
+    return;
+  }
+  if (!parser_->got_some()) {
+    fail("connect", where() + " closed the connection without a response: "
+                        + ec.message());
+    return;
+  }
+  fail("connect",
+       "invalid HTTP response from " + where() + ": " + ec.message());
 }
 
 void http_session::on_interim_response() {
@@ -252,7 +265,35 @@ void http_session::on_interim_response() {
                         + milliseconds_text(request_.timeout));
     return;
   }
-  do_read();
+  do_read_header();
+}
+
+void http_session::do_read_body() {
+  // The status is the outcome now and the body decides only whether the
+  // connection can be reused, which is not worth a long wait.
+  stream_->expires_at(std::min(deadline_, clock_type::now() + body_timeout_));
+  http::async_read(*stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&http_session::on_read_body,
+                                             shared_from_this()));
+}
+
+void http_session::on_read_body(boost::system::error_code ec, std::size_t) {
+  if (ec) {
+    end_response(ec);
+    return;
+  }
+  respond();
+}
+
+void http_session::end_response(boost::system::error_code ec) {
+  actors::log::debug(
+      "webhook", "webhook-response-body-unread",
+      "response body not read to its end; closing the connection",
+      {{"endpoint", where()},
+       {"status", std::to_string(parser_->get().result_int())},
+       {"error", ec.message()}});
+  close_stream();
+  respond();
 }
 
 bool http_session::may_resend(boost::system::error_code ec) const {
@@ -275,8 +316,8 @@ void http_session::resend(boost::system::error_code ec) {
   do_resolve();
 }
 
-void http_session::succeed(int status, bool reusable) {
-  if (reusable && parser_->is_done() && buffer_.size() == 0) {
+void http_session::respond() {
+  if (may_reuse()) {
     stream_->expires_never();
     pool_->put(pool_key(*request_.target), stream_->release_socket());
     stream_.reset();
@@ -284,8 +325,14 @@ void http_session::succeed(int status, bool reusable) {
     close_stream();
   }
   attempt_result result;
-  result.status = status;
+  result.status = parser_->get().result_int();
   finish(std::move(result));
+}
+
+bool http_session::may_reuse() const {
+  // After 101 the connection speaks another protocol.
+  return stream_ && parser_->is_done() && parser_->keep_alive()
+         && parser_->get().result_int() != 101 && buffer_.size() == 0;
 }
 
 void http_session::fail(std::string_view failure_class, std::string detail) {

@@ -26,9 +26,11 @@ std::string
 remove_refused_endpoints(std::vector<boost::asio::ip::tcp::endpoint>& list);
 
 /// One webhook POST: resolve, connect (or reuse a pooled connection), write
-/// the request, read the response, then return the connection to the pool
-/// when it may be reused. Owned by `shared_ptr` and run on its own strand;
-/// reports exactly one `attempt_result` through its handler.
+/// the request, read the response headers and then the body, and return the
+/// connection to the pool when it may be reused. Once the headers of the
+/// final response are in, its status is the outcome. Owned by `shared_ptr`
+/// and run on its own strand. Reports exactly one `attempt_result` through
+/// its handler.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   /// Prepares the session. `reused` is an idle connection from `pool` to
@@ -57,9 +59,21 @@ private:
   void on_connect(boost::system::error_code ec, const tcp::endpoint& peer);
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t bytes);
-  void do_read();
-  void on_read(boost::system::error_code ec, std::size_t bytes);
+  // The header phase reads interim responses and the headers of the final
+  // one. A failure before the final headers fails the attempt.
+  void do_read_header();
+  void on_read_header(boost::system::error_code ec, std::size_t bytes);
   void on_interim_response();
+  void fail_before_response(boost::system::error_code ec);
+
+  // The body phase reads and discards the body of the final response under
+  // `body_timeout_`. Its status is the outcome whatever the body does.
+  void do_read_body();
+  void on_read_body(boost::system::error_code ec, std::size_t bytes);
+
+  // Reports the final response's status after its body failed, took too
+  // long or exceeded the limit, and closes the connection.
+  void end_response(boost::system::error_code ec);
 
   // Opens a new connection for the same request after a reused one failed.
   void resend(boost::system::error_code ec);
@@ -67,7 +81,14 @@ private:
   // Whether a failure on a reused connection allows `resend`.
   bool may_resend(boost::system::error_code ec) const;
 
-  void succeed(int status, bool reusable);
+  // Reports the final response's status and returns the connection to the
+  // pool when it may be reused.
+  void respond();
+
+  // Whether the final response was read completely on a connection that
+  // may carry the next request.
+  bool may_reuse() const;
+
   void fail(std::string_view failure_class, std::string detail);
   void finish(attempt_result result);
   void close_stream();
@@ -79,6 +100,7 @@ private:
   boost::asio::steady_timer resolve_timer_;
   std::shared_ptr<connection_pool> pool_;
   std::size_t max_response_body_;
+  std::chrono::milliseconds body_timeout_;
   std::size_t max_interim_responses_;
   std::size_t interim_responses_ = 0;
   http_request request_;
