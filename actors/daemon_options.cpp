@@ -3,6 +3,7 @@
 #include "actors/atomic_file.hpp"
 #include "actors/command_line.hpp"
 #include "actors/detail/registry_rules.hpp"
+#include "actors/error.hpp"
 #include "actors/registry_connection.hpp"
 #include "protocol/duration.hpp"
 #include "protocol/utf8.hpp"
@@ -51,17 +52,18 @@ bool parse_bool(const std::string& text) {
     return true;
   if (std::find(no.begin(), no.end(), text) != no.end())
     return false;
-  throw invalid_value("\"" + text + "\" is not a boolean; use true or false");
+  throw invalid_value(quote_value(text)
+                      + " is not a boolean; use true or false");
 }
 
 milliseconds parse_milliseconds(const std::string& text) {
   auto value = protocol::parse_duration(text);
   if (!value)
-    throw invalid_value("\"" + text
-                        + "\" is not a duration; use a number with a unit, "
+    throw invalid_value(quote_value(text)
+                        + " is not a duration; use a number with a unit, "
                           "such as 30s, 500ms or 1m");
   if (value->count() < 0)
-    throw invalid_value("\"" + text + "\" is negative");
+    throw invalid_value(quote_value(text) + " is negative");
   return std::chrono::duration_cast<milliseconds>(*value);
 }
 
@@ -77,7 +79,7 @@ std::size_t parse_count(const std::string& text, std::size_t low,
   auto [end, ec]
       = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
-    throw invalid_value("\"" + text + "\" is not a whole number");
+    throw invalid_value(quote_value(text) + " is not a whole number");
   if (value < low || value > high)
     throw invalid_value("must be from " + std::to_string(low) + " to "
                         + std::to_string(high));
@@ -88,8 +90,8 @@ void check_host_port(const std::string& text) {
   std::string host;
   std::string port;
   if (!split_host_port(text, host, port))
-    throw invalid_value("\"" + text
-                        + "\" is not host:port with a port from 1 to 65535");
+    throw invalid_value(quote_value(text)
+                        + " is not host:port with a port from 1 to 65535");
 }
 
 // Checks a listen address: `[host]:port` where the host may be empty and
@@ -105,8 +107,8 @@ void check_listen_address(const std::string& text) {
         && value <= 65535)
       return;
   }
-  throw invalid_value("\"" + text
-                      + "\" is not [host]:port with a port from 0 to 65535");
+  throw invalid_value(quote_value(text)
+                      + " is not [host]:port with a port from 0 to 65535");
 }
 
 // -- flags --------------------------------------------------------------------
@@ -229,14 +231,14 @@ constexpr flag_spec flag_specs[] = {
      "debug, info, warn or error (default info)",
      [](daemon_options& opts, const std::string& value) {
        if (!log::parse_level(value, opts.log_level))
-         throw invalid_value("\"" + value
-                             + "\" is not debug, info, warn or error");
+         throw invalid_value(quote_value(value)
+                             + " is not debug, info, warn or error");
      }},
     {"log-format", value_kind::text, "FORMAT",
      "text or json, written to stderr (default text)",
      [](daemon_options& opts, const std::string& value) {
        if (!log::parse_format(value, opts.log_format))
-         throw invalid_value("\"" + value + "\" is not text or json");
+         throw invalid_value(quote_value(value) + " is not text or json");
      }},
     {"encrypt", value_kind::boolean, "",
      "encrypt tunnels; stored for tunnels, which are not implemented yet "
@@ -325,7 +327,7 @@ public:
       try {
         spec->apply(opts, text);
       } catch (const invalid_value& e) {
-        fail(offset, "\"" + key + "\": " + e.what());
+        fail(offset, quote_value(key) + ": " + e.what());
       }
       last_key_ = key;
     }
@@ -333,13 +335,10 @@ public:
     if (auto rest = doc.value_unsafe().current_location(); !rest.error())
       fail(static_cast<std::size_t>(rest.value_unsafe() - padded_.data()),
            "unexpected content after the JSON object");
-    if (!unknown.empty()) {
-      std::string list;
-      for (const auto& key : unknown)
-        list += (list.empty() ? "" : ", ") + key;
+    if (!unknown.empty())
       opts.warnings.push_back("config file " + path_
-                              + ": ignoring unknown keys: " + list);
-    }
+                              + ": ignoring unknown keys: "
+                              + key_list(unknown));
   }
 
 private:
@@ -352,20 +351,20 @@ private:
       case value_kind::boolean: {
         bool flag = false;
         if (value.get_bool().get(flag))
-          fail(offset, "\"" + key + "\": expected true or false");
+          fail(offset, quote_value(key) + ": expected true or false");
         return flag ? "true" : "false";
       }
       case value_kind::count: {
         std::uint64_t count = 0;
         if (value.get_uint64().get(count))
-          fail(offset, "\"" + key + "\": expected a whole number");
+          fail(offset, quote_value(key) + ": expected a whole number");
         return std::to_string(count);
       }
       case value_kind::duration: {
         std::string_view text;
         if (value.get_string().get(text))
-          fail(offset,
-               "\"" + key + "\": expected a duration string such as \"30s\"");
+          fail(offset, quote_value(key)
+                           + ": expected a duration string such as \"30s\"");
         return std::string{text};
       }
       case value_kind::text:
@@ -373,7 +372,7 @@ private:
     }
     std::string_view text;
     if (value.get_string().get(text))
-      fail(offset, "\"" + key + "\": expected a string");
+      fail(offset, quote_value(key) + ": expected a string");
     return std::string{text};
   }
 
@@ -429,13 +428,24 @@ private:
     return value.is_null().get(is_null);
   }
 
+  // Lists the first few of `keys`, each quoted, and how many more follow.
+  static std::string key_list(const std::vector<std::string>& keys) {
+    constexpr std::size_t max_listed = 10;
+    std::string list;
+    for (std::size_t i = 0; i < keys.size() && i < max_listed; ++i)
+      list += (i == 0 ? "" : ", ") + quote_value(keys[i]);
+    if (keys.size() > max_listed)
+      list += " and " + std::to_string(keys.size() - max_listed) + " more";
+    return list;
+  }
+
   // Describes a syntax error `where` ("in" or "after") the value of `key`.
   static std::string syntax_error(simdjson::error_code err,
                                   std::string_view where,
                                   const std::string& key) {
     std::string text = "invalid JSON";
     if (!key.empty())
-      text += " " + std::string{where} + " \"" + key + "\"";
+      text += " " + std::string{where} + " " + quote_value(key);
     return text + ": " + simdjson::error_message(err);
   }
 

@@ -5,8 +5,10 @@
 #include <caf/error.hpp>
 #include <caf/message.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace pilot::actors {
 
@@ -54,6 +56,25 @@ std::string render_error(std::uint8_t code, caf::atom_value category,
 /// Registers `render_error` for `error_category`, so that
 /// `caf::actor_system::render` shows the user-facing text.
 void add_error_renderer(caf::actor_system_config& cfg);
+
+/// Maximum number of characters of a user's or a peer's value that error
+/// messages and log lines show.
+inline constexpr std::size_t max_shown_chars = 64;
+
+/// Shortens a value that a user or a peer chose to at most `max_chars`
+/// characters for a log field, cut between whole UTF-8 characters. A cut
+/// value ends in `... (N bytes)`, where N is the full size. Invalid UTF-8
+/// becomes U+FFFD. The logger escapes control characters itself.
+std::string shorten_value(std::string_view value,
+                          std::size_t max_chars = max_shown_chars);
+
+/// Quotes a value that a user or a peer chose for an error message, such as
+/// `"web"` or `"hhh"... (1048512 bytes)`. It is shortened as by
+/// `shorten_value`, and quotes, backslashes and control characters are
+/// escaped (`\n`, `\x1B`, `\u0085`), so the result is one printable line
+/// however large the value is.
+std::string quote_value(std::string_view value,
+                        std::size_t max_chars = max_shown_chars);
 
 /// Returns the user-facing text of any error: the context text for errors of
 /// `error_category` and for other errors whose context is one string, CAF's

@@ -2,6 +2,7 @@
 
 #include "actors/detail/registry_rules.hpp"
 #include "actors/detail/registry_store.hpp"
+#include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "protocol/address.hpp"
 #include "protocol/base64.hpp"
@@ -18,6 +19,9 @@ namespace {
 using namespace detail;
 
 constexpr std::string_view component = "registry";
+
+/// Maximum characters of a failure reason in the debug log.
+constexpr std::size_t max_logged_reason_chars = 256;
 
 std::int64_t unix_seconds(registry_time time) {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -128,8 +132,11 @@ std::string registry_service::handle(const protocol::registry_request& request,
     ++stats_.bad_signatures;
   if (result.result == outcome::kind::rate_limited)
     ++stats_.rate_limited;
-  log::debug(component, "registry-request-failed", result.text,
-             {{"type", std::string{type_name(request).substr(0, 64)}},
+  // The reason may contain a client's value of nearly 1 MiB, such as the
+  // hostname in a signed challenge.
+  log::debug(component, "registry-request-failed",
+             shorten_value(result.text, max_logged_reason_chars),
+             {{"type", shorten_value(type_name(request))},
               {"source", source.ip.to_string()}});
   return std::string{protocol::generic_error_body};
 }

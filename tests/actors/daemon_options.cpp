@@ -266,7 +266,8 @@ TEST_CASE("config file unknown keys become one warning") {
   CHECK(opts.keepalive == 5s);
   REQUIRE(opts.warnings.size() == 1);
   CHECK(opts.warnings[0]
-        == "config file " + config + ": ignoring unknown keys: colour, nested");
+        == "config file " + config
+               + ": ignoring unknown keys: \"colour\", \"nested\"");
 }
 
 TEST_CASE("config file errors name the key and the line") {
