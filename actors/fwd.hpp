@@ -27,13 +27,17 @@ struct node_info {
   bool is_public = false; ///< Visibility as last set.
   std::string public_key; ///< Standard base64 of the Ed25519 key.
   std::string owner;
+  std::string registry; ///< The registry's `host:port` in use.
+  /// The last error of registering or heartbeating; empty while the node is
+  /// registered and its heartbeats succeed.
+  std::string registry_error;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_info& x) {
   return f(caf::meta::type_name("node_info"), x.registered, x.node_id,
            x.address, x.endpoint, x.hostname, x.is_public, x.public_key,
-           x.owner);
+           x.owner, x.registry, x.registry_error);
 }
 
 /// One answer from the registry connection to the registry actor: the JSON
@@ -43,12 +47,15 @@ struct registry_reply {
   std::string body;       ///< The response frame's JSON; empty on failure.
   std::string error;      ///< Transport failure text; empty on success.
   bool timed_out = false; ///< The failure is the request's deadline.
+  /// The request failed before it was sent (too large, or too many waiting),
+  /// so the failure tells nothing about the registry.
+  bool unsent = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_reply& x) {
   return f(caf::meta::type_name("registry_reply"), x.request_id, x.body,
-           x.error, x.timed_out);
+           x.error, x.timed_out, x.unsent);
 }
 
 } // namespace pilot::actors

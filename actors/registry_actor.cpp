@@ -3,6 +3,8 @@
 #include "actors/detail/registry_rules.hpp"
 #include "actors/error.hpp"
 #include "actors/log.hpp"
+#include "protocol/address.hpp"
+#include "protocol/registry_frame.hpp"
 #include "protocol/registry_message.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -27,6 +29,11 @@ constexpr std::size_t max_ipc_tags = 3;
 
 /// Heartbeat failures in a row after which the node registers again.
 constexpr std::size_t failures_before_reregister = 3;
+
+/// Largest registry response passed through to an IPC client. The
+/// responses that are passed through hold a few short fields, so a larger
+/// one is a broken or hostile registry and must not fill the IPC frame.
+constexpr std::size_t max_forwarded_response_size = 64 * 1024;
 
 enum class registration_phase {
   registering,   ///< No registration has succeeded yet.
@@ -81,7 +88,7 @@ using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 // Returns why the registry would reject `name` as a hostname, or "".
 std::string hostname_problem(const std::string& name) {
   if (auto problem = detail::hostname_error(name))
-    return "invalid hostname \"" + name + "\": " + *problem;
+    return "invalid hostname " + quote_value(name) + ": " + *problem;
   return {};
 }
 
@@ -91,9 +98,24 @@ std::string normalize_tags(std::vector<std::string>& tags) {
   for (auto& tag : tags) {
     std::vector<std::string> single{tag};
     if (auto problem = detail::normalize_tags(single))
-      return "invalid tag \"" + tag + "\": " + *problem;
+      return "invalid tag " + quote_value(tag) + ": " + *problem;
     tag = std::move(single.front());
   }
+  return {};
+}
+
+// Returns why the node cannot adopt the ID and address of `response`, or "".
+// The address must be the backbone address of the node ID, so a registry
+// cannot make the daemon show or announce arbitrary text.
+std::string
+register_response_problem(const protocol::register_response& response) {
+  if (response.node_id == 0 || response.node_id == protocol::broadcast_node)
+    return "register: the response has no valid node_id";
+  auto address = protocol::parse_address(response.address);
+  if (!address || address->network != 0 || address->node != response.node_id)
+    return "register: the response's address " + quote_value(response.address)
+           + " is not the backbone address of node "
+           + std::to_string(response.node_id);
   return {};
 }
 
@@ -177,6 +199,7 @@ void send_register(registry_pointer self) {
 void on_register_failed(registry_pointer self, const std::string& reason) {
   auto& st = self->state;
   const auto& opts = st.options();
+  st.info.registry_error = reason;
   if (st.phase == registration_phase::reregistering) {
     log::warn(log_component, "reregister-failed",
               "re-registration failed; retrying at the next heartbeat",
@@ -254,13 +277,18 @@ void on_register_reply(registry_pointer self, const registry_reply& reply) {
   auto response
       = protocol::decode_registry_message<protocol::register_response>(
           reply.body);
-  if (!response || response->node_id == 0 || response->address.empty()) {
-    on_register_failed(self, "register: the response lacks node_id or address");
+  if (!response) {
+    on_register_failed(self, "register: the response is not a register_ok");
+    return;
+  }
+  if (auto problem = register_response_problem(*response); !problem.empty()) {
+    on_register_failed(self, problem);
     return;
   }
   auto old_node_id = st.info.node_id;
   st.info.node_id = response->node_id;
-  st.info.address = response->address;
+  st.info.address = protocol::to_string(protocol::address{0, st.info.node_id});
+  st.info.registry_error.clear();
   if (st.phase == registration_phase::registering)
     on_first_registration(self);
   else
@@ -336,8 +364,10 @@ void on_heartbeat_reply(registry_pointer self, const registry_reply& reply) {
                 "heartbeat succeeded again",
                 {{"failures", std::to_string(st.heartbeat_failures)}});
     st.heartbeat_failures = 0;
+    st.info.registry_error.clear();
     return;
   }
+  st.info.registry_error = error_text(err);
   ++st.heartbeat_failures;
   log::warn(log_component, "heartbeat-failed", "heartbeat failed",
             {{"failures", std::to_string(st.heartbeat_failures)},
@@ -443,6 +473,13 @@ forward_request(registry_pointer self, std::string operation,
                    promise.deliver(std::move(err));
                    return;
                  }
+                 if (reply.body.size() > max_forwarded_response_size) {
+                   promise.deliver(make_error(
+                       errc::malformed_reply,
+                       operation + ": the registry's response is too large ("
+                           + std::to_string(reply.body.size()) + " bytes)"));
+                   return;
+                 }
                  if (on_success)
                    on_success();
                  promise.deliver(reply.body);
@@ -460,16 +497,16 @@ caf::typed_response_promise<std::string> fail_request(registry_pointer self,
 caf::typed_response_promise<std::string> set_hostname(registry_pointer self,
                                                       const std::string& name) {
   auto& st = self->state;
-  if (auto err = refusal(self, "set_hostname", true))
-    return fail_request(self, std::move(err));
   if (!name.empty())
     if (auto problem = hostname_problem(name); !problem.empty())
       return fail_request(
           self, make_error(errc::invalid_argument, "set_hostname: " + problem));
+  if (auto err = refusal(self, "set_hostname", true))
+    return fail_request(self, std::move(err));
   auto rejection = name.empty() ? std::string{"the registry rejected the "
                                               "request"}
-                                : "the registry rejected \"" + name
-                                      + "\"; another node probably holds it";
+                                : "the registry rejected " + quote_value(name)
+                                      + "; another node probably holds it";
   return forward_request(
       self, "set_hostname",
       signed_body(self,
@@ -523,12 +560,16 @@ resolve_hostname(registry_pointer self, const std::string& name) {
   if (name.empty())
     return fail_request(self, make_error(errc::invalid_argument,
                                          "resolve_hostname: missing hostname"));
+  // No node can hold a hostname that the registry would not accept.
+  if (auto problem = hostname_problem(name); !problem.empty())
+    return fail_request(self, make_error(errc::invalid_argument,
+                                         "resolve_hostname: " + problem));
   if (auto err = refusal(self, "resolve_hostname", false))
     return fail_request(self, std::move(err));
   return forward_request(self, "resolve_hostname",
                          protocol::encode_registry_message(
                              protocol::resolve_hostname_request{name}),
-                         "no node has the hostname \"" + name + "\"");
+                         "no node has the hostname " + quote_value(name));
 }
 
 caf::typed_response_promise<std::string> deregister(registry_pointer self) {
@@ -635,9 +676,13 @@ void on_reply(registry_pointer self, registry_reply& reply) {
     return;
   auto handler = std::move(i->second);
   st.pending.erase(i);
-  st.registry_reachable = reply.error.empty();
-  if (!reply.error.empty())
-    st.last_transport_error = reply.error;
+  // A request that failed before it was sent is no sign of an unreachable
+  // registry, so it fails alone.
+  if (!reply.unsent) {
+    st.registry_reachable = reply.error.empty();
+    if (!reply.error.empty())
+      st.last_transport_error = reply.error;
+  }
   handler(reply);
 }
 
@@ -651,6 +696,7 @@ registry_behavior(registry_pointer self, registry_actor_options options,
   st.info.endpoint = options.endpoint;
   st.info.owner = options.owner;
   st.info.public_key = options.identity.public_key_base64();
+  st.info.registry = options.registry_address;
   st.settings.emplace(std::move(options));
   st.events = std::move(events);
   st.transport = make_transport(caf::actor_cast<registry_reply_sink>(self));

@@ -93,14 +93,15 @@ private:
     if (closed_)
       return;
     if (queue_.size() >= options_.max_queued) {
-      reply({id,
-             {},
-             "too many registry requests waiting (maximum "
-                 + std::to_string(options_.max_queued) + ")"});
+      reply_unsent(id, "too many registry requests waiting (maximum "
+                           + std::to_string(options_.max_queued) + ")");
       return;
     }
     if (body.size() > protocol::max_registry_body_size) {
-      reply({id, {}, "registry request too large"});
+      reply_unsent(id, "registry request too large ("
+                           + std::to_string(body.size()) + " bytes, maximum "
+                           + std::to_string(protocol::max_registry_body_size)
+                           + ")");
       return;
     }
     auto& req = queue_.emplace_back(std::make_unique<request>(
@@ -154,6 +155,12 @@ private:
 
   void reply(registry_reply result) {
     caf::anon_send(sink_, std::move(result));
+  }
+
+  void reply_unsent(std::uint64_t id, std::string reason) {
+    registry_reply result{id, {}, std::move(reason)};
+    result.unsent = true;
+    reply(std::move(result));
   }
 
   // -- connecting -------------------------------------------------------------

@@ -24,8 +24,9 @@ public:
 
   /// Queues the JSON request `body`. Unless `close` comes first, exactly one
   /// `registry_reply` with `request_id` reaches the sink within `deadline`
-  /// of this call: the response body, or the reason why none arrived.
-  /// Thread-safe.
+  /// of this call: the response body, or the reason why none arrived. A
+  /// request that is too large or finds the queue full fails at once with
+  /// `unsent` set. Thread-safe.
   virtual void send(std::uint64_t request_id, std::string body,
                     std::chrono::milliseconds deadline)
       = 0;

@@ -70,6 +70,13 @@ public:
                    registry_reply{request_id, {}, std::move(error), false});
   }
 
+  // Fails a request the way a transport fails one it could not send.
+  void fail_unsent(std::uint64_t request_id, std::string error) {
+    registry_reply reply{request_id, {}, std::move(error), false};
+    reply.unsent = true;
+    caf::anon_send(sink_, std::move(reply));
+  }
+
   std::vector<sent_request> requests;
   bool closed = false;
 
@@ -607,4 +614,167 @@ TEST_CASE_FIXTURE(fixture, "invalid tags are rejected locally") {
   CHECK(error_text((*answer)->error())
             .starts_with("set_tags: invalid tag \"Bad Tag\": "));
   CHECK(transport->requests.size() == requests_before);
+}
+
+TEST_CASE_FIXTURE(fixture, "a huge hostname gets a short error") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto requests_before = transport->requests.size();
+  std::string huge((1 << 20) - 64, 'h');
+  auto answer = ask<std::string>(hostname_atom_v, huge);
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK((*answer)->error().code()
+        == static_cast<uint8_t>(errc::invalid_argument));
+  auto text = error_text((*answer)->error());
+  CHECK(text
+        == "set_hostname: invalid hostname \"" + std::string(64, 'h')
+               + "\"... (1048512 bytes): hostname longer than 63 characters");
+  CHECK(transport->requests.size() == requests_before);
+}
+
+TEST_CASE_FIXTURE(fixture, "a huge tag gets a short error") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto requests_before = transport->requests.size();
+  std::vector<std::string> tags{"gpu", std::string((1 << 20) - 64, 't')};
+  auto answer = ask<std::string>(tags_atom_v, tags);
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  auto text = error_text((*answer)->error());
+  CHECK(text.starts_with("set_tags: invalid tag \"" + std::string(64, 't')
+                         + "\"... (1048512 bytes): "));
+  CHECK(text.size() < 256);
+  CHECK(transport->requests.size() == requests_before);
+}
+
+TEST_CASE_FIXTURE(fixture, "a huge lookup is rejected before sending") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto requests_before = transport->requests.size();
+  auto answer = ask<std::string>(find_atom_v, std::string((1 << 20) - 16, 'h'));
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK((*answer)->error().code()
+        == static_cast<uint8_t>(errc::invalid_argument));
+  auto text = error_text((*answer)->error());
+  CHECK(text.starts_with("resolve_hostname: invalid hostname \"hhh"));
+  CHECK(text.size() < 256);
+  CHECK(transport->requests.size() == requests_before);
+}
+
+TEST_CASE_FIXTURE(fixture, "a rejected lookup quotes the hostname") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto answer = ask<std::string>(find_atom_v, std::string{"web"});
+  respond_last(std::string{protocol::generic_error_body});
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK(error_text((*answer)->error())
+        == "resolve_hostname: no node has the hostname \"web\"");
+}
+
+TEST_CASE_FIXTURE(fixture, "an unsent request fails only itself") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto found = ask<std::string>(find_atom_v, std::string{"web"});
+  transport->fail_unsent(last_request().id,
+                         "registry request too large (1048600 bytes, "
+                         "maximum 1048576)");
+  sched.run();
+  REQUIRE(found->has_value());
+  REQUIRE_FALSE((*found)->engaged());
+  CHECK((*found)->error().code()
+        == static_cast<uint8_t>(errc::registry_unavailable));
+  // The registry was not asked, so it still counts as reachable.
+  auto requests_before = transport->requests.size();
+  auto hostname = ask<std::string>(hostname_atom_v, std::string{"web"});
+  REQUIRE(transport->requests.size() == requests_before + 1);
+  decode_last<protocol::set_hostname_request>();
+  respond_last(R"({"hostname":"web","node_id":5,"type":"set_hostname_ok"})");
+  REQUIRE(hostname->has_value());
+  CHECK((*hostname)->engaged());
+}
+
+TEST_CASE_FIXTURE(fixture, "an oversized passed-through response fails") {
+  start(make_options());
+  register_as(5, "0:0000.0000.0005");
+  auto found = ask<std::string>(find_atom_v, std::string{"web"});
+  respond_last(R"({"type":"resolve_hostname_ok","pad":")"
+               + std::string(70 * 1024, 'x') + "\"}");
+  REQUIRE(found->has_value());
+  REQUIRE_FALSE((*found)->engaged());
+  CHECK((*found)->error().code()
+        == static_cast<uint8_t>(errc::malformed_reply));
+  CHECK(error_text((*found)->error())
+            .starts_with("resolve_hostname: the registry's response is too "
+                         "large"));
+}
+
+TEST_CASE_FIXTURE(fixture, "a forged address fails the registration") {
+  start(make_options());
+  auto forged
+      = {std::string{"0:0000.0000.0007\n"} + std::string(5000, 'A'),
+         std::string{"0:0000.0000.0008"}, std::string{"1:0001.0000.0007"},
+         std::string{"not an address"}};
+  for (const auto& address : forged) {
+    auto prefix = address.substr(0, 20);
+    CAPTURE(prefix);
+    auto requests_before = transport->requests.size();
+    register_as(7, address);
+    CHECK(records->empty());
+    auto info = ask<node_info>(info_atom_v);
+    REQUIRE((*info)->engaged());
+    CHECK_FALSE((**info)->registered);
+    CHECK((**info)->address == "");
+    CHECK((**info)->registry_error.starts_with("register: the response's "
+                                               "address \""));
+    CHECK((**info)->registry_error.size() < 256);
+    CHECK(statuses.back().size() < 512);
+    // The attempt counts as failed, so the actor tries again.
+    tick();
+    CHECK(transport->requests.size() == requests_before + 1);
+    decode_last<protocol::register_request>();
+  }
+  register_as(7, "0:0000.0000.0007");
+  auto info = ask<node_info>(info_atom_v);
+  REQUIRE((*info)->engaged());
+  CHECK((**info)->registered);
+  CHECK((**info)->address == "0:0000.0000.0007");
+}
+
+TEST_CASE_FIXTURE(fixture, "a lower-case address is stored upper-case") {
+  start(make_options());
+  register_as(0xABCD, "0:0000.0000.abcd");
+  auto info = ask<node_info>(info_atom_v);
+  REQUIRE((*info)->engaged());
+  CHECK((**info)->registered);
+  CHECK((**info)->address == "0:0000.0000.ABCD");
+}
+
+TEST_CASE_FIXTURE(fixture, "node info reports the registration state") {
+  start(make_options());
+  auto info = ask<node_info>(info_atom_v);
+  REQUIRE((*info)->engaged());
+  CHECK((**info)->registry == "127.0.0.1:9000");
+  CHECK((**info)->registry_error == "");
+  fail_last("cannot connect to registry 127.0.0.1:9000: Connection refused");
+  info = ask<node_info>(info_atom_v);
+  CHECK((**info)->registry_error
+        == "register: cannot connect to registry 127.0.0.1:9000: "
+           "Connection refused");
+  tick();
+  register_as(5, "0:0000.0000.0005");
+  info = ask<node_info>(info_atom_v);
+  CHECK((**info)->registry_error == "");
+  tick();
+  decode_last<protocol::heartbeat_request>();
+  respond_last(std::string{protocol::generic_error_body});
+  info = ask<node_info>(info_atom_v);
+  CHECK((**info)->registry_error.starts_with("heartbeat: the registry "
+                                             "rejected the heartbeat"));
+  tick();
+  respond_last(R"({"time":1700000000,"type":"heartbeat_ok"})");
+  info = ask<node_info>(info_atom_v);
+  CHECK((**info)->registry_error == "");
 }

@@ -300,6 +300,7 @@ TEST_CASE_FIXTURE(fixture, "registry connection bounds its queue") {
   REQUIRE(rejected);
   CHECK(rejected->request_id == 2);
   CHECK(rejected->error == "too many registry requests waiting (maximum 1)");
+  CHECK(rejected->unsent);
   auto timed_out = next_reply();
   REQUIRE(timed_out);
   CHECK(timed_out->request_id == 1);
@@ -352,5 +353,28 @@ TEST_CASE_FIXTURE(fixture,
         == "registry " + address
                + " did not respond within 300ms (last connection error: "
                  "Connection refused)");
+  connection->close();
+}
+
+TEST_CASE_FIXTURE(fixture, "registry connection rejects a too large request") {
+  fake_registry registry{io, echo};
+  auto connection
+      = make_registry_connection(io, options_for(registry.address()), sink());
+  std::string body((1 << 20) + 1, 'x');
+  connection->send(5, body, 5s);
+  auto rejected = next_reply();
+  REQUIRE(rejected);
+  CHECK(rejected->request_id == 5);
+  CHECK(rejected->unsent);
+  CHECK_FALSE(rejected->timed_out);
+  CHECK(rejected->error
+        == "registry request too large (1048577 bytes, maximum 1048576)");
+  // Requests that fit still go through.
+  connection->send(6, R"({"type":"lookup"})", 5s);
+  auto answered = next_reply();
+  REQUIRE(answered);
+  CHECK(answered->request_id == 6);
+  CHECK_FALSE(answered->unsent);
+  CHECK(answered->error == "");
   connection->close();
 }
