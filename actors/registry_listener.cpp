@@ -11,6 +11,7 @@
 #include <array>
 #include <charconv>
 #include <stdexcept>
+#include <utility>
 
 namespace pilot::actors {
 
@@ -33,6 +34,9 @@ std::string to_string(const tcp::endpoint& endpoint) {
 /// One client connection: reads a frame, lets the listener handle it, writes
 /// the response, and repeats. Owned by the handlers in flight through
 /// `shared_from_this`; the listener keeps only a weak reference to close it.
+/// One deadline runs at a time: `idle_timeout` from the accept or the last
+/// response until the next frame is complete, then `write_timeout` for the
+/// response.
 class registry_session : public std::enable_shared_from_this<registry_session> {
 public:
   registry_session(tcp::socket socket,
@@ -49,6 +53,12 @@ public:
     do_read();
   }
 
+  /// Returns the bytes of the unfinished frame this session holds.
+  std::size_t partial_frame_size() const noexcept { return partial_size_; }
+
+  /// Returns the client's IP address as text.
+  std::string source_address() const { return source_.ip.to_string(); }
+
   /// Closes the socket and cancels the deadline; the handlers in flight
   /// then finish with errors and release the session.
   void close(std::string_view reason) {
@@ -62,12 +72,13 @@ public:
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     deadline_.cancel();
+    listener_->on_partial_frame_released(std::exchange(partial_size_, 0));
     listener_->on_session_closed(this, source_.ip);
   }
 
 private:
+  // Reads without moving the deadline, which bounds the whole frame.
   void do_read() {
-    deadline_.expires_after(listener_->config().idle_timeout);
     socket_.async_read_some(
         boost::asio::buffer(buffer_),
         [self = shared_from_this()](const boost::system::error_code& ec,
@@ -94,8 +105,12 @@ private:
         return;
       }
       pending_.remove_prefix(*used);
-      if (!decoder_.has_body())
+      if (!decoder_.has_body()) {
+        if (!hold_partial_frame(*used))
+          return;
         continue;
+      }
+      listener_->on_partial_frame_released(std::exchange(partial_size_, 0));
       auto response = listener_->handle(decoder_.pop_body(), source_);
       if (!response) {
         ++listener_->stats().malformed_bodies;
@@ -123,7 +138,16 @@ private:
       return;
     }
     out_.clear();
+    deadline_.expires_after(listener_->config().idle_timeout);
     process_pending();
+  }
+
+  // Counts `n` more bytes of the unfinished frame against the listener's
+  // budget. Returns false when that closed this session.
+  bool hold_partial_frame(std::size_t n) {
+    partial_size_ += n;
+    listener_->on_partial_frame_grown(n);
+    return !closed_;
   }
 
   // Runs until the session closes: each time the deadline passes without
@@ -134,7 +158,11 @@ private:
     if (deadline_.expiry() <= std::chrono::steady_clock::now()) {
       if (out_.empty())
         ++listener_->stats().idle_timeouts;
-      close(out_.empty() ? "idle timeout" : "write timeout");
+      if (!out_.empty())
+        close("write timeout");
+      else
+        close(partial_size_ > 0 ? "request frame incomplete at the idle timeout"
+                                : "idle timeout");
       return;
     }
     deadline_.async_wait(
@@ -150,6 +178,7 @@ private:
   std::array<char, 16 * 1024> buffer_{};
   std::string_view pending_;
   protocol::registry_frame_decoder decoder_;
+  std::size_t partial_size_ = 0;
   std::string out_;
   bool closed_ = false;
 };
@@ -288,6 +317,35 @@ void registry_listener::on_session_closed(registry_session* session,
     connections_per_ip_.erase(count);
 }
 
+void registry_listener::on_partial_frame_grown(std::size_t n) {
+  partial_frame_bytes_ += n;
+  while (partial_frame_bytes_ > config_.max_partial_frame_bytes) {
+    std::shared_ptr<registry_session> largest;
+    for (auto& [raw, weak] : sessions_) {
+      auto session = weak.lock();
+      if (session
+          && (!largest
+              || session->partial_frame_size() > largest->partial_frame_size()))
+        largest = std::move(session);
+    }
+    if (!largest || largest->partial_frame_size() == 0)
+      return;
+    // The first close is a warning; the registry-stats line counts the rest.
+    auto lvl = stats_.partial_frame_closes++ == 0 ? log::level::warn
+                                                  : log::level::debug;
+    log::write(lvl, component, "partial-frames-over-limit",
+               "closed the connection with the largest unfinished frame",
+               {{"source", largest->source_address()},
+                {"frame_bytes", std::to_string(largest->partial_frame_size())},
+                {"limit", std::to_string(config_.max_partial_frame_bytes)}});
+    largest->close("unfinished frames over the memory limit");
+  }
+}
+
+void registry_listener::on_partial_frame_released(std::size_t n) noexcept {
+  partial_frame_bytes_ -= std::min(n, partial_frame_bytes_);
+}
+
 void registry_listener::do_accept() {
   if (stopped_)
     return;
@@ -386,28 +444,37 @@ void registry_listener::on_save(const boost::system::error_code& ec) {
 // that an operator sees failures and drops without one line per request.
 void registry_listener::log_stats() {
   const auto& served = service_.stats();
-  auto counters = std::array{
-      served.requests,      served.failures,    served.bad_signatures,
-      served.rate_limited,  served.reaped,      stats_.accepted,
-      stats_.rejected,      stats_.bad_frames,  stats_.malformed_bodies,
-      stats_.idle_timeouts, stats_.failed_saves};
+  auto counters = std::array{served.requests,
+                             served.failures,
+                             served.bad_signatures,
+                             served.rate_limited,
+                             served.reaped,
+                             stats_.accepted,
+                             stats_.rejected,
+                             stats_.bad_frames,
+                             stats_.malformed_bodies,
+                             stats_.idle_timeouts,
+                             stats_.partial_frame_closes,
+                             stats_.failed_saves};
   if (counters == last_logged_)
     return;
   last_logged_ = counters;
-  log::info(component, "registry-stats", "registry counters",
-            {{"nodes", std::to_string(service_.node_count())},
-             {"connections", std::to_string(sessions_.size())},
-             {"requests", std::to_string(served.requests)},
-             {"failures", std::to_string(served.failures)},
-             {"bad_signatures", std::to_string(served.bad_signatures)},
-             {"rate_limited", std::to_string(served.rate_limited)},
-             {"reaped", std::to_string(served.reaped)},
-             {"accepted", std::to_string(stats_.accepted)},
-             {"rejected_connections", std::to_string(stats_.rejected)},
-             {"bad_frames", std::to_string(stats_.bad_frames)},
-             {"malformed_bodies", std::to_string(stats_.malformed_bodies)},
-             {"idle_timeouts", std::to_string(stats_.idle_timeouts)},
-             {"failed_saves", std::to_string(stats_.failed_saves)}});
+  log::info(
+      component, "registry-stats", "registry counters",
+      {{"nodes", std::to_string(service_.node_count())},
+       {"connections", std::to_string(sessions_.size())},
+       {"requests", std::to_string(served.requests)},
+       {"failures", std::to_string(served.failures)},
+       {"bad_signatures", std::to_string(served.bad_signatures)},
+       {"rate_limited", std::to_string(served.rate_limited)},
+       {"reaped", std::to_string(served.reaped)},
+       {"accepted", std::to_string(stats_.accepted)},
+       {"rejected_connections", std::to_string(stats_.rejected)},
+       {"bad_frames", std::to_string(stats_.bad_frames)},
+       {"malformed_bodies", std::to_string(stats_.malformed_bodies)},
+       {"idle_timeouts", std::to_string(stats_.idle_timeouts)},
+       {"partial_frame_closes", std::to_string(stats_.partial_frame_closes)},
+       {"failed_saves", std::to_string(stats_.failed_saves)}});
 }
 
 } // namespace pilot::actors

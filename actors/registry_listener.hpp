@@ -24,7 +24,10 @@ class registry_session;
 
 /// Tunables of the registry's TCP server.
 struct registry_listener_config {
-  /// A connection is closed when no request arrives for this long.
+  /// A connection is closed when its next request frame is not complete
+  /// this long after the previous response (or the accept). The deadline is
+  /// set once per frame, so a client that sends a byte now and then cannot
+  /// keep a connection and its unfinished frame.
   std::chrono::seconds idle_timeout{300};
   /// A connection is closed when one response takes longer to write.
   std::chrono::seconds write_timeout{30};
@@ -35,6 +38,9 @@ struct registry_listener_config {
   /// Maximum number of open connections, in total and per source address.
   std::size_t max_connections = 4096;
   std::size_t max_connections_per_ip = 64;
+  /// Maximum bytes of unfinished request frames over all connections. Past
+  /// it, the connection with the largest unfinished frame is closed.
+  std::size_t max_partial_frame_bytes = std::size_t{64} << 20;
   /// The store file; empty means no persistence.
   std::filesystem::path store_path;
 };
@@ -49,6 +55,9 @@ struct registry_listener_stats {
   /// Connections closed for a body that is not a JSON object.
   std::uint64_t malformed_bodies = 0;
   std::uint64_t idle_timeouts = 0;
+  /// Connections closed because unfinished frames exceeded
+  /// `max_partial_frame_bytes`.
+  std::uint64_t partial_frame_closes = 0;
   std::uint64_t saves = 0;
   std::uint64_t failed_saves = 0;
 };
@@ -97,6 +106,20 @@ public:
   void on_session_closed(registry_session* session,
                          const boost::asio::ip::address& ip);
 
+  /// Called by a session that buffered `n` more bytes of an unfinished frame.
+  /// While the total exceeds `max_partial_frame_bytes`, closes the session
+  /// with the largest unfinished frame, which may be the caller.
+  void on_partial_frame_grown(std::size_t n);
+
+  /// Called by a session whose unfinished frame of `n` bytes completed or
+  /// was dropped.
+  void on_partial_frame_released(std::size_t n) noexcept;
+
+  /// Returns the bytes of unfinished frames over all connections.
+  std::size_t partial_frame_bytes() const noexcept {
+    return partial_frame_bytes_;
+  }
+
   const registry_listener_config& config() const noexcept { return config_; }
 
   registry_listener_stats& stats() noexcept { return stats_; }
@@ -124,10 +147,11 @@ private:
       sessions_;
   std::map<boost::asio::ip::address, std::size_t> connections_per_ip_;
   unsigned accept_failures_ = 0;
+  std::size_t partial_frame_bytes_ = 0;
   bool stopped_ = false;
   registry_listener_stats stats_;
   /// The counters as last logged, to log only changes.
-  std::array<std::uint64_t, 11> last_logged_{};
+  std::array<std::uint64_t, 12> last_logged_{};
 };
 
 } // namespace pilot::actors

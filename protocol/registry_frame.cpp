@@ -50,9 +50,10 @@ result<std::size_t> registry_frame_decoder::feed(std::string_view bytes) {
     }
     body_size_ = *size;
     body_.clear();
-    body_.reserve(body_size_);
   }
-  // Step 2: copy what the body still lacks.
+  // Step 2: copy what the body still lacks. The buffer grows with the bytes
+  // that arrive, so a peer that declares 1 MiB and sends little uses little
+  // memory.
   auto n = std::min(bytes.size() - used, body_size_ - body_.size());
   body_.append(bytes.substr(used, n));
   used += n;

@@ -29,8 +29,9 @@ result<std::size_t> decode_registry_frame_header(
     std::span<const std::uint8_t, registry_frame_header_size> header) noexcept;
 
 /// Splits a byte stream into registry frame bodies, one at a time. It holds
-/// at most one frame, and allocates no more than that frame's declared
-/// length. After an error every further `feed` returns the same error.
+/// at most one frame, and its buffer grows with the bytes received rather
+/// than with the declared length. After an error every further `feed`
+/// returns the same error.
 ///
 /// Typical use:
 ///   while (!bytes.empty()) {

@@ -174,6 +174,58 @@ TEST_CASE("listener closes idle connections") {
   CHECK_EQ(s.listener->stats().idle_timeouts, 1);
 }
 
+TEST_CASE("listener closes a client that trickles a frame") {
+  actors::registry_listener_config config;
+  config.idle_timeout = 1s;
+  server s{config};
+  client c{s.endpoint()};
+  // Each byte arrives well within the idle timeout, but the frame never
+  // completes within it.
+  auto frame = protocol::encode_registry_frame(R"({"type":"beacon_list"})"
+                                               + std::string(100, ' '));
+  auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  c.socket.non_blocking(true);
+  for (char byte : frame) {
+    boost::system::error_code ec;
+    boost::asio::write(c.socket, boost::asio::buffer(&byte, 1), ec);
+    std::this_thread::sleep_for(100ms);
+    char answer;
+    if (!ec)
+      c.socket.read_some(boost::asio::buffer(&answer, 1), ec);
+    if (ec && ec != boost::asio::error::would_block) {
+      closed = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() - start > 3s)
+      break;
+  }
+  CHECK(closed);
+  s.stop();
+  CHECK_EQ(s.listener->stats().idle_timeouts, 1);
+}
+
+TEST_CASE("listener bounds the memory of unfinished frames") {
+  actors::registry_listener_config config;
+  config.max_partial_frame_bytes = 100'000;
+  server s{config};
+  // A client that declares a large frame and sends 80 kB of it.
+  client hog{s.endpoint()};
+  hog.send_bytes(std::string{"\0\x0F\0\0", 4} + std::string(80'000, ' '));
+  std::this_thread::sleep_for(100ms);
+  // A client whose unfinished frame pushes the total over the limit.
+  auto frame = protocol::encode_registry_frame(R"({"type":"beacon_list"})"
+                                               + std::string(30'000, ' '));
+  client small{s.endpoint()};
+  small.send_bytes(frame.substr(0, 25'000));
+  CHECK(hog.closed_by_server());
+  // The smaller frame stays and completes.
+  small.send_bytes(frame.substr(25'000));
+  CHECK_EQ(small.receive(), R"({"beacons":[],"type":"beacon_list_ok"})");
+  s.stop();
+  CHECK_EQ(s.listener->stats().partial_frame_closes, 1);
+}
+
 TEST_CASE("listener limits connections per address") {
   actors::registry_listener_config config;
   config.max_connections_per_ip = 2;
