@@ -23,10 +23,12 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <future>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -207,16 +209,24 @@ std::optional<actors::daemon_options> reread_options(supervisor_pointer self) {
   }
 }
 
-void apply_webhook_url(supervisor_pointer self, const std::string& url) {
-  self->state.applied_webhook.url = url;
+// Sends the configured webhook URL to the webhook actor and logs whether the
+// URL in effect changed; `previous` is the redacted URL in effect before.
+void set_webhook_url(supervisor_pointer self, const std::string& url,
+                     std::string previous) {
   self->request(self->state.webhook, 5s, webhook::set_url_atom_v, url)
       .then(
-          [](const std::string& redacted) {
-            log::info(log_component, "webhook-updated",
-                      redacted.empty()
-                          ? "webhooks turned off by the config file"
-                          : "webhook URL changed by the config file",
-                      {{"url", redacted}});
+          [previous](const std::string& redacted) {
+            if (redacted == previous)
+              log::info(log_component, "reloaded",
+                        "config file reloaded; the webhook URL in effect is "
+                        "the file's",
+                        {{"url", redacted}});
+            else
+              log::info(log_component, "webhook-updated",
+                        redacted.empty()
+                            ? "webhooks turned off by the config file"
+                            : "webhook URL changed by the config file",
+                        {{"url", redacted}, {"previous_url", previous}});
           },
           [](const caf::error& err) {
             log::error(log_component, "webhook-update-failed",
@@ -225,9 +235,27 @@ void apply_webhook_url(supervisor_pointer self, const std::string& url) {
           });
 }
 
-// Rereads the config file on SIGHUP and applies a changed webhook URL. A URL
-// set since then over IPC stays unless the file's URL changed. Settings that
-// need a restart are named in a warning, and a bad file changes nothing.
+// Makes `url` the webhook URL in effect. The URL in effect may differ from
+// the one last applied here, because IPC clients change it at run time. The
+// webhook actor ignores a URL equal to its current one, so sending the URL
+// every time applies it exactly when it differs, in the query and user
+// info too, which the redacted URLs hide.
+void apply_webhook_url(supervisor_pointer self, const std::string& url) {
+  self->state.applied_webhook.url = url;
+  self->request(self->state.webhook, 5s, webhook::stats_atom_v)
+      .then(
+          [self, url](const webhook::webhook_stats& stats) {
+            set_webhook_url(self, url, stats.url);
+          },
+          [self, url](const caf::error&) {
+            set_webhook_url(self, url, "(unknown)");
+          });
+}
+
+// Rereads the config file on SIGHUP and makes its webhook URL the one in
+// effect, also when an IPC client changed the URL since the start. Settings
+// that need a restart are named in a warning, and a bad file changes
+// nothing.
 void reload(supervisor_pointer self) {
   auto& st = self->state;
   if (st.options.config_file.empty()) {
@@ -245,11 +273,7 @@ void reload(supervisor_pointer self) {
     log::warn(log_component, "reload-needs-restart",
               "webhook-timeout, webhook-buffer and webhook-concurrency take "
               "effect at the next start");
-  if (wanted.url != st.applied_webhook.url)
-    apply_webhook_url(self, wanted.url);
-  else
-    log::info(log_component, "reloaded",
-              "config file reloaded; the webhook URL is unchanged");
+  apply_webhook_url(self, wanted.url);
 }
 
 // Pings the service manager's watchdog only when the I/O thread, the actor
@@ -353,6 +377,17 @@ registry_options_of(const actors::daemon_options& opts,
   return result;
 }
 
+// Returns the `--config` path with `~` expanded and made absolute, so that
+// pilotctl finds the file from any working directory, or "" without one.
+std::string absolute_config_path(const actors::daemon_options& opts) {
+  if (opts.config_file.empty())
+    return {};
+  std::filesystem::path path = actors::expand_home(opts.config_file);
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  return ec ? path.string() : absolute.string();
+}
+
 pilot::control::control_options
 control_options_of(const actors::daemon_options& opts,
                    std::chrono::milliseconds registry_deadline) {
@@ -360,6 +395,8 @@ control_options_of(const actors::daemon_options& opts,
   result.socket_path = opts.socket;
   result.encrypt = opts.encrypt;
   result.identity_configured = !opts.identity.empty();
+  result.config_file = absolute_config_path(opts);
+  result.registry = opts.registry;
   // Longer than the registry actor's own deadline, so that IPC clients get
   // its precise error rather than a generic timeout.
   result.request_timeout = registry_deadline + 5s;
