@@ -80,7 +80,8 @@ def test_hot_swap_moves_events_to_the_new_receiver():
     node.wait_registered()
     first.wait_for_event("node.registered")
     elapsed, data = timed(node.ok, "set-webhook", second.url)
-    assert data == {"webhook": second.url, "applied": True}, data
+    assert data["webhook"] == second.url, data
+    assert data["applied"] is True, data
     assert elapsed < 2, f"set-webhook took {elapsed:.2f}s"
     assert read_config(node)["webhook"] == second.url
     # pilotctl deregister raises node.deregistered: the next event goes to
@@ -107,7 +108,8 @@ def test_clear_webhook_stops_delivery_and_persists():
     node.wait_registered()
     receiver.wait_for_event("node.registered")
     data = node.ok("clear-webhook")
-    assert data == {"webhook": "", "applied": True}, data
+    assert data["webhook"] == "", data
+    assert data["applied"] is True, data
     assert "webhook" not in read_config(node)
     node.ok("deregister")
     wait_until(lambda: node.webhook_counters()["dropped"] >= 1, 10,
