@@ -20,9 +20,9 @@ struct http_client_options {
   /// within the attempt's deadline. A body that takes longer is not read to
   /// its end: its status still counts, but the connection closes.
   std::chrono::milliseconds body_timeout{500};
-  /// Interim (1xx) responses accepted before the final one. One more fails
-  /// the attempt as `timeout`, as a receiver that never sends a final
-  /// response would at the deadline.
+  /// Interim (1xx) responses read before the final one. After one more, the
+  /// client stops reading, and the attempt fails as `timeout` at its
+  /// deadline, as for any receiver that sends no final response.
   std::size_t max_interim_responses = 8;
   /// Maximum number of idle keep-alive connections kept for reuse.
   std::size_t max_idle_connections = 4;
@@ -42,10 +42,9 @@ struct http_client_options {
 /// never followed. The client rejects every resolved address that
 /// `protocol::is_refused_address` rejects. When a reused connection fails
 /// before any response byte arrives, the request is sent once more on a new
-/// connection. Failure classes in `attempt_result`: `timeout` (the
-/// deadline passed, or interim responses came beyond
-/// `max_interim_responses`), `connect` (refused, reset or closed before a
-/// response, invalid response, rejected address) and `dns`.
+/// connection. Failure classes in `attempt_result`: `timeout` (no
+/// final response by the deadline), `connect` (refused, reset or closed before
+/// a response, invalid response, rejected address) and `dns`.
 // TODO: https URLs need TLS (OpenSSL through Beast's ssl_stream), which
 // would add the `tls` failure class; until then the webhook actor rejects
 // them.

@@ -643,18 +643,18 @@ asio::awaitable<void> flood_interim_responses(tcp::socket socket,
     co_await write_text(socket, burst);
 }
 
-TEST_CASE("a flood of interim responses fails after eight of them") {
+TEST_CASE("reading stops after eight interim responses") {
   loopback_server server{flood_interim_responses};
   client_fixture client;
-  auto result = client.post(url_of(server), 5s);
+  auto result = client.post(url_of(server), 300ms);
   CHECK(result.status == 0);
   CHECK(result.failure_class == "timeout");
   CHECK(result.detail
         == "no final response from http://127.0.0.1:"
                + std::to_string(server.port())
-               + " after 8 interim (1xx) responses");
-  // Well before the 5 s deadline, so the bound ended it.
-  CHECK(result.latency_us < 4'000'000);
+               + " within 300 ms; stopped reading after 8 interim (1xx) "
+                 "responses");
+  CHECK(result.latency_us >= 300'000);
 }
 
 TEST_CASE("a flood of interim responses ends at the deadline") {
@@ -665,7 +665,9 @@ TEST_CASE("a flood of interim responses ends at the deadline") {
   auto result = client.post(url_of(server), 300ms);
   CHECK(result.status == 0);
   CHECK(result.failure_class == "timeout");
-  CHECK(result.detail.find("no final response from http://127.0.0.1:") == 0);
+  CHECK(result.detail
+        == "no final response from http://127.0.0.1:"
+               + std::to_string(server.port()) + " within 300 ms");
   CHECK(result.latency_us >= 300'000);
 }
 

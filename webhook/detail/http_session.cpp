@@ -62,7 +62,7 @@ http_session::http_session(asio::io_context& io,
                            http_request request, attempt_handler done)
     : strand_(reused ? reused->get_executor()
                      : asio::any_io_executor{asio::make_strand(io)}),
-      resolver_(strand_), resolve_timer_(strand_), pool_(std::move(pool)),
+      resolver_(strand_), deadline_timer_(strand_), pool_(std::move(pool)),
       max_response_body_(options.max_response_body),
       body_timeout_(options.body_timeout),
       max_interim_responses_(options.max_interim_responses),
@@ -107,8 +107,8 @@ void http_session::do_resolve() {
     do_connect({tcp::endpoint{address, target.port}});
     return;
   }
-  resolve_timer_.expires_at(deadline_);
-  resolve_timer_.async_wait(beast::bind_front_handler(
+  deadline_timer_.expires_at(deadline_);
+  deadline_timer_.async_wait(beast::bind_front_handler(
       &http_session::on_resolve_timeout, shared_from_this()));
   resolver_.async_resolve(
       target.host, std::to_string(target.port), tcp::resolver::numeric_service,
@@ -129,7 +129,7 @@ void http_session::on_resolve(boost::system::error_code ec,
                               const tcp::resolver::results_type& results) {
   if (finished_)
     return;
-  resolve_timer_.cancel();
+  deadline_timer_.cancel();
   if (ec) {
     fail("dns",
          "resolving " + request_.target->host + " failed: " + ec.message());
@@ -254,18 +254,32 @@ void http_session::on_interim_response() {
   // Responses already in the buffer are parsed without a read on the
   // stream, so its timer alone cannot stop a receiver that sends them
   // faster than they are parsed.
-  if (++interim_responses_ > max_interim_responses_) {
-    fail("timeout", "no final response from " + where() + " after "
-                        + std::to_string(max_interim_responses_)
-                        + " interim (1xx) responses");
-    return;
-  }
   if (clock_type::now() >= deadline_) {
     fail("timeout", "no final response from " + where() + " within "
                         + milliseconds_text(request_.timeout));
     return;
   }
+  if (++interim_responses_ > max_interim_responses_) {
+    wait_for_deadline();
+    return;
+  }
   do_read_header();
+}
+
+void http_session::wait_for_deadline() {
+  deadline_timer_.expires_at(deadline_);
+  deadline_timer_.async_wait(beast::bind_front_handler(
+      &http_session::on_interim_timeout, shared_from_this()));
+}
+
+void http_session::on_interim_timeout(boost::system::error_code ec) {
+  if (ec || finished_)
+    return;
+  fail("timeout", "no final response from " + where() + " within "
+                      + milliseconds_text(request_.timeout)
+                      + "; stopped reading after "
+                      + std::to_string(max_interim_responses_)
+                      + " interim (1xx) responses");
 }
 
 void http_session::do_read_body() {
@@ -347,7 +361,7 @@ void http_session::finish(attempt_result result) {
   if (finished_)
     return;
   finished_ = true;
-  resolve_timer_.cancel();
+  deadline_timer_.cancel();
   result.attempt_id = request_.attempt_id;
   result.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                           clock_type::now() - started_)

@@ -64,6 +64,12 @@ private:
   void do_read_header();
   void on_read_header(boost::system::error_code ec, std::size_t bytes);
   void on_interim_response();
+
+  // Stops reading from a receiver that sends interim responses without end,
+  // so that it costs no CPU, and fails the attempt at its deadline.
+  void wait_for_deadline();
+  void on_interim_timeout(boost::system::error_code ec);
+
   void fail_before_response(boost::system::error_code ec);
 
   // The body phase reads and discards the body of the final response under
@@ -97,7 +103,9 @@ private:
   boost::asio::any_io_executor strand_;
   std::optional<boost::beast::tcp_stream> stream_;
   tcp::resolver resolver_;
-  boost::asio::steady_timer resolve_timer_;
+  // Ends the attempt at its deadline while no stream operation is pending:
+  // during resolving, and after too many interim responses.
+  boost::asio::steady_timer deadline_timer_;
   std::shared_ptr<connection_pool> pool_;
   std::size_t max_response_body_;
   std::chrono::milliseconds body_timeout_;
