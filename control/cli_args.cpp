@@ -34,6 +34,7 @@ parse_command_line(const std::vector<std::string>& args,
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
+    bool before_command = result.positionals.empty();
     if (arg == "--json") {
       result.json = true;
     } else if (arg == "--help" || arg == "-h") {
@@ -47,7 +48,8 @@ parse_command_line(const std::vector<std::string>& args,
         parsed.has_value = true;
       } else {
         parsed.name = arg;
-        bool takes_next = !is_boolean(parsed.name) && i + 1 < args.size()
+        bool takes_next = !before_command && !is_boolean(parsed.name)
+                          && i + 1 < args.size()
                           && !args[i + 1].starts_with("--");
         if (takes_next) {
           parsed.value = args[++i];
@@ -56,7 +58,10 @@ parse_command_line(const std::vector<std::string>& args,
           parsed.value = "true";
         }
       }
-      result.flags.push_back(std::move(parsed));
+      if (before_command)
+        result.global_flags.push_back(std::move(parsed));
+      else
+        result.flags.push_back(std::move(parsed));
     } else {
       result.positionals.emplace_back(arg);
     }

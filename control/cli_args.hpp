@@ -18,7 +18,11 @@ struct flag {
 struct command_line {
   /// The command, its sub-command and its operands.
   std::vector<std::string> positionals;
+  /// The flags after the command name.
   std::vector<flag> flags;
+  /// The flags before the command name other than `--json` and `--help`.
+  /// pilotctl has no other global flags, so each one is a usage error.
+  std::vector<flag> global_flags;
   /// `--json` appeared anywhere.
   bool json = false;
   /// `--help` or `-h` appeared anywhere.
@@ -42,8 +46,10 @@ struct command_line {
 /// are removed wherever they stand. A flag takes its value after `=`, or
 /// from the next argument when that does not start with `--` and the flag
 /// is not in `boolean_flags`, which take a value only after `=`. A bare
-/// flag means "true". Any other argument, including a single-dash one, is a
-/// positional.
+/// flag means "true". A flag before the command name goes to
+/// `global_flags` and takes a value only after `=`, so that in
+/// `--jsno info` the command stays `info`. Any other argument, including a
+/// single-dash one, is a positional.
 command_line
 parse_command_line(const std::vector<std::string>& args,
                    const std::vector<std::string_view>& boolean_flags);

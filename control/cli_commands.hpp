@@ -3,6 +3,8 @@
 #include "control/cli_args.hpp"
 #include "control/cli_output.hpp"
 
+#include <string_view>
+
 /// The pilotctl commands other than `daemon`. Each takes the parsed command
 /// line, whose first positional is the command name, and returns its result
 /// or throws `cli::error`.
@@ -29,7 +31,8 @@ success run_webhook(const command_line& cmd);
 
 // -- node ---------------------------------------------------------------------
 
-/// `info`: the daemon's Info reply.
+/// `info`: the daemon's Info reply. Text mode starts with the
+/// registration state.
 success run_info(const command_line& cmd);
 
 /// `set-hostname <name>`.
@@ -53,10 +56,17 @@ success run_clear_tags(const command_line& cmd);
 /// `find <hostname>`.
 success run_find(const command_line& cmd);
 
+/// Returns the error code of `find` for the daemon's error `message`:
+/// `not_found` when the registry has no such hostname, `connection_failed`
+/// otherwise, as when the registry is unreachable.
+const char* find_error_code(std::string_view message);
+
 /// `deregister`.
 success run_deregister(const command_line& cmd);
 
-/// `lookup <node_id>`: queries the registry directly.
+/// `lookup <node_id>`: queries the registry directly: `--registry`, else
+/// the running daemon's registry, else config.json `registry`, else
+/// `$PILOT_REGISTRY`, else the public registry.
 success run_lookup(const command_line& cmd);
 
 } // namespace pilot::control::cli

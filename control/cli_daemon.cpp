@@ -1,12 +1,11 @@
 #include "control/cli_daemon.hpp"
 
 #include "actors/atomic_file.hpp"
+#include "control/daemon_client.hpp"
 #include "control/daemon_process.hpp"
-#include "control/ipc_client.hpp"
 #include "control/json_text.hpp"
 #include "control/socket_file.hpp"
 #include "protocol/go_json.hpp"
-#include "protocol/ipc.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -31,36 +30,8 @@ constexpr auto stop_grace = 10s;
 
 /// Flags that pilotctl resolves itself or consumes; every other flag goes to
 /// the daemon unchanged.
-constexpr std::array<std::string_view, 7> resolved_flags{
-    "registry", "socket",   "beacon",    "hostname",
-    "webhook",  "identity", "foreground"};
-
-const std::string log_hint = "check logs: tail -f ~/.pilot/pilot.log";
-
-// Returns the value of `--name`, else the config key `name`.
-std::optional<std::string> flag_or_config(const command_line& cmd,
-                                          const pilot_config& config,
-                                          std::string_view name) {
-  if (auto flag = cmd.value(name))
-    return flag;
-  return config.string_value(name);
-}
-
-// Returns the daemon's Info reply, or an empty optional when it does not
-// reply within `timeout`.
-std::optional<boost::json::object>
-query_info(const std::string& socket, std::chrono::milliseconds timeout) {
-  ipc_client client;
-  if (client.connect(socket, timeout))
-    return std::nullopt;
-  auto reply = client.call(protocol::ipc_command::info, {}, timeout);
-  if (!reply || reply->command != protocol::ipc_command::info_ok)
-    return std::nullopt;
-  auto json = parse_json(reply->payload);
-  if (!json || !json->is_object())
-    return std::nullopt;
-  return std::move(json->as_object());
-}
+constexpr std::array<std::string_view, 4> resolved_flags{
+    "registry", "socket", "config", "foreground"};
 
 std::uint64_t node_id_of(const boost::json::object& info) {
   auto i = info.find("node_id");
@@ -96,12 +67,45 @@ void check_not_running(const pilot_paths& paths, const std::string& socket) {
                 "stop it first, or pass another --socket"};
 }
 
+// Returns whether the Info reply reports the node as registered. A daemon
+// whose Info has no `registered` has registered once it has a node ID.
+bool is_registered(const boost::json::object& info) {
+  if (auto* registered = info.if_contains("registered");
+      registered && registered->is_bool())
+    return registered->get_bool();
+  return node_id_of(info) != 0;
+}
+
+// Describes a daemon that is still starting when the wait ends: it keeps
+// running and retrying, so the user learns where it tries and why it fails.
+error still_registering(pid_t pid, const std::string& socket,
+                        const std::string& registry,
+                        const std::optional<boost::json::object>& info) {
+  std::string message = "daemon did not register within 15s. It is still "
+                        "running (pid "
+                        + std::to_string(pid) + ") and ";
+  if (!info) {
+    message += "does not reply on " + socket + " yet";
+  } else {
+    auto address = string_member(*info, "registry");
+    message += "keeps retrying the registry at "
+               + (address.empty() ? registry : address);
+    if (auto last = string_member(*info, "registry_error"); !last.empty())
+      message += " (last error: " + last + ")";
+  }
+  return error{code::timeout, message,
+               "stop it with: pilotctl daemon stop, or watch it: tail -f "
+               "~/.pilot/pilot.log"};
+}
+
 // Waits until the node has registered, the child has exited or the start
 // timeout has passed, printing a dot a second in text mode.
 boost::json::object wait_until_registered(pid_t pid, const std::string& socket,
+                                          const std::string& registry,
                                           const pilot_paths& paths, bool json) {
   auto started = std::chrono::steady_clock::now();
   auto next_dot = started + 1s;
+  std::optional<boost::json::object> last_info;
   bool printed_dot = false;
   auto end_dots = [&] {
     if (printed_dot)
@@ -119,15 +123,17 @@ boost::json::object wait_until_registered(pid_t pid, const std::string& socket,
                       + (last.empty() ? "" : ": " + last),
                   "check logs: tail -n 50 ~/.pilot/pilot.log"};
     }
-    if (auto info = query_info(socket, 1s); info && node_id_of(*info) != 0) {
-      end_dots();
-      return std::move(*info);
+    if (auto info = query_daemon_info(socket, 1s)) {
+      if (is_registered(*info)) {
+        end_dots();
+        return std::move(*info);
+      }
+      last_info = std::move(info);
     }
     auto now = std::chrono::steady_clock::now();
     if (now - started >= start_timeout) {
       end_dots();
-      throw error{code::timeout, "daemon did not register within 15s",
-                  log_hint};
+      throw still_registering(pid, socket, registry, last_info);
     }
     if (!json && now >= next_dot) {
       std::cerr << '.' << std::flush;
@@ -139,11 +145,15 @@ boost::json::object wait_until_registered(pid_t pid, const std::string& socket,
 }
 
 std::string start_text(const boost::json::object& data) {
+  const auto& name = data.at("hostname");
+  bool no_name
+      = name.is_null() || (name.is_string() && name.get_string().empty());
+  auto hostname = no_name ? std::string{"(none)"} : plain_text(name);
   std::ostringstream text;
   text << "daemon started (pid " << plain_text(data.at("pid")) << ")\n"
        << "  node_id:  " << plain_text(data.at("node_id")) << '\n'
        << "  address:  " << plain_text(data.at("address")) << '\n'
-       << "  hostname: " << plain_text(data.at("hostname")) << '\n'
+       << "  hostname: " << hostname << '\n'
        << "  socket:   " << plain_text(data.at("socket")) << '\n'
        << "  log:      " << plain_text(data.at("log_file")) << '\n';
   return text.str();
@@ -161,8 +171,7 @@ std::filesystem::path daemon_binary() {
 } // namespace
 
 std::vector<std::string> daemon_arguments(const command_line& cmd,
-                                          const pilot_config& config,
-                                          const pilot_paths& paths) {
+                                          const pilot_config& config) {
   if (cmd.positionals.size() > 2)
     throw error{code::invalid_argument,
                 "unexpected argument: " + cmd.positionals[2],
@@ -178,16 +187,21 @@ std::vector<std::string> daemon_arguments(const command_line& cmd,
       args.push_back("--" + std::string{name} + "=" + value);
     }
   };
-  add("registry", resolve_registry(cmd, config));
-  add("socket", resolve_socket(cmd, config));
-  add("identity", cmd.value("identity").value_or(paths.identity.string()));
-  if (auto beacon = flag_or_config(cmd, config, "beacon"))
-    add("beacon", *beacon);
-  if (auto hostname = flag_or_config(cmd, config, "hostname");
-      hostname && !hostname->empty())
-    add("hostname", *hostname);
-  if (auto webhook = flag_or_config(cmd, config, "webhook"))
-    add("webhook", *webhook);
+  // The daemon reads and checks every key of the file itself; its own flags
+  // win over the file.
+  std::error_code ec;
+  bool pass_config
+      = cmd.has("config") || std::filesystem::exists(config.path(), ec);
+  if (pass_config)
+    add("config", config.path().string());
+  // The daemon must use the socket and registry that pilotctl resolved, so
+  // they are passed unless they come from the file that the daemon reads.
+  auto registry = registry_setting(cmd, config);
+  if (!pass_config || registry.source != setting_source::config)
+    add("registry", registry.value);
+  auto socket = socket_setting(cmd, config);
+  if (!pass_config || socket.source != setting_source::config)
+    add("socket", socket.value);
   for (const auto& flag : cmd.flags) {
     if (std::find(resolved_flags.begin(), resolved_flags.end(), flag.name)
         != resolved_flags.end())
@@ -202,9 +216,11 @@ std::vector<std::string> daemon_arguments(const command_line& cmd,
 
 success daemon_start(const command_line& cmd) {
   auto paths = pilot_paths::resolve();
-  auto config = load_config(paths);
+  auto config_flag = cmd.value("config");
+  auto config = config_flag ? load_config(std::filesystem::path{*config_flag})
+                            : load_config(paths);
   auto socket = resolve_socket(cmd, config);
-  auto args = daemon_arguments(cmd, config, paths);
+  auto args = daemon_arguments(cmd, config);
   auto binary = daemon_binary();
   check_not_running(paths, socket);
   if (cmd.enabled("foreground"))
@@ -220,7 +236,8 @@ success daemon_start(const command_line& cmd) {
                 "daemon started (pid " + std::to_string(pid)
                     + ") but the PID file could not be written: "
                     + err.message()};
-  auto info = wait_until_registered(pid, socket, paths, cmd.json);
+  auto info = wait_until_registered(pid, socket, resolve_registry(cmd, config),
+                                    paths, cmd.json);
   boost::json::object data{{"pid", pid},
                            {"node_id", field_or_null(info, "node_id")},
                            {"address", field_or_null(info, "address")},
@@ -266,7 +283,7 @@ success daemon_status(const command_line& cmd) {
   auto socket = resolve_socket(cmd, load_config(paths));
   auto pid = read_pid_file(paths.pid_file);
   bool running = pid && is_daemon_running(*pid);
-  auto info = query_info(socket, 2s);
+  auto info = query_daemon_info(socket, probe_timeout);
   bool responsive = info.has_value();
   if (!running && !responsive && pid) {
     std::error_code ignored;

@@ -10,14 +10,16 @@
 /// `pilotctl daemon start|stop|status`.
 namespace pilot::control::cli {
 
-/// Builds the `pilot-daemon` arguments of `daemon start`: the registry,
-/// socket, beacon, hostname and webhook resolved from the flags, config.json
-/// and the environment, the identity (default `~/.pilot/identity.json`), and
-/// every other flag passed through as given. Throws `invalid_argument` for
-/// an operand after `daemon start`.
+/// Builds the `pilot-daemon` arguments of `daemon start`. They start with
+/// `--config` and the path of `config` when that file exists or `--config`
+/// was given, so that the daemon applies and checks every key in it. Then
+/// come the registry and socket that pilotctl resolved from the flags, the
+/// environment and `config`, unless they come from the file the daemon
+/// reads. Every other flag follows as given, and the daemon applies flags
+/// over the file. Throws `invalid_argument` for an operand after
+/// `daemon start`.
 std::vector<std::string> daemon_arguments(const command_line& cmd,
-                                          const pilot_config& config,
-                                          const pilot_paths& paths);
+                                          const pilot_config& config);
 
 /// `daemon start [--foreground] [daemon flags]`: starts the daemon in the
 /// background and waits until it has registered, or runs it in place with

@@ -47,13 +47,20 @@ boost::json::object call_daemon(const command_line& cmd, ipc_command command,
                    protocol::to_string(command));
 }
 
-// Sets or clears the hostname in the daemon, then in config.json, so that
-// the next `daemon start` keeps it.
-boost::json::object change_hostname(const command_line& cmd,
-                                    const std::string& hostname) {
+// Sets or clears the hostname in the daemon, then in the config file that
+// the daemon reads (else config.json), so that a restart keeps it.
+struct hostname_change {
+  boost::json::object reply;
+  std::filesystem::path config_path;
+};
+
+hostname_change change_hostname(const command_line& cmd,
+                                const std::string& hostname) {
   auto paths = pilot_paths::resolve();
-  auto config = load_config(paths);
-  daemon_client daemon{resolve_socket(cmd, config)};
+  daemon_client daemon{resolve_socket(cmd, load_config(paths))};
+  auto path = daemon_config_path(daemon, paths.config);
+  auto config = load_config(path);
+  check_writable(path);
   auto reply = as_object(daemon.call_json(ipc_command::set_hostname, hostname),
                          "set_hostname");
   if (hostname.empty())
@@ -61,7 +68,7 @@ boost::json::object change_hostname(const command_line& cmd,
   else
     config.set_string("hostname", hostname);
   save_config(config);
-  return reply;
+  return {std::move(reply), path};
 }
 
 success set_visibility(const command_line& cmd, bool is_public) {
@@ -83,39 +90,65 @@ std::uint32_t parse_node_id(const std::string& text) {
   return id;
 }
 
-[[noreturn]] void throw_registry_failure(const std::string& registry,
+[[noreturn]] void throw_registry_failure(const resolved_setting& registry,
                                          boost::system::error_code ec) {
-  std::string hint = "check that a registry runs at " + registry
-                     + ", or pass --registry HOST:PORT (or set "
-                       "PILOT_REGISTRY, or registry in config.json)";
+  std::string hint = "the registry address came from " + registry.origin
+                     + ". Pass --registry HOST:PORT to ask another one";
   if (ec == boost::asio::error::timed_out)
     throw error{code::timeout,
-                "registry " + registry + " did not reply within 10s", hint};
+                "registry " + registry.value + " did not reply within 10s",
+                hint};
   throw error{code::connection_failed,
-              "cannot reach the registry at " + registry + ": " + ec.message(),
+              "cannot reach the registry at " + registry.value + ": "
+                  + ec.message(),
               hint};
+}
+
+// Returns the line that states whether the node is registered, or "" for a
+// daemon whose Info lacks `registered`.
+std::string registration_line(const boost::json::object& info) {
+  auto* registered = info.if_contains("registered");
+  if (registered == nullptr || !registered->is_bool())
+    return {};
+  auto registry = string_member(info, "registry");
+  if (registry.empty())
+    registry = "the registry";
+  if (registered->get_bool())
+    return "registration: registered with " + registry + "\n";
+  std::string line = "registration: not registered, retrying " + registry;
+  if (auto last = string_member(info, "registry_error"); !last.empty())
+    line += " (last error: " + last + ")";
+  return line + "\n";
 }
 
 } // namespace
 
 success run_info(const command_line& cmd) {
   check_operands(cmd, 0, 0, "info");
-  return {call_daemon(cmd, ipc_command::info, {}), {}};
+  auto info = call_daemon(cmd, ipc_command::info, {});
+  auto text
+      = escape_control(registration_line(info), true)
+        + key_value_text(info, {"registered", "registry", "registry_error"});
+  return {std::move(info), text};
 }
 
 success run_set_hostname(const command_line& cmd) {
   check_operands(cmd, 1, 1, "set-hostname <name>");
   auto hostname = cmd.positional(1);
-  auto reply = change_hostname(cmd, hostname);
-  return {boost::json::object{{"hostname", member(reply, "hostname")},
-                              {"node_id", member(reply, "node_id")}},
-          "hostname set: " + hostname};
+  auto change = change_hostname(cmd, hostname);
+  return {boost::json::object{{"hostname", member(change.reply, "hostname")},
+                              {"node_id", member(change.reply, "node_id")},
+                              {"config_file", change.config_path.string()}},
+          "hostname set: " + escape_control(hostname) + "\nsaved to "
+              + change.config_path.string()};
 }
 
 success run_clear_hostname(const command_line& cmd) {
   check_operands(cmd, 0, 0, "clear-hostname");
-  change_hostname(cmd, "");
-  return {boost::json::object{{"hostname", ""}}, "hostname cleared"};
+  auto change = change_hostname(cmd, "");
+  return {boost::json::object{{"hostname", ""},
+                              {"config_file", change.config_path.string()}},
+          "hostname cleared\nsaved to " + change.config_path.string()};
 }
 
 success run_set_public(const command_line& cmd) {
@@ -151,16 +184,31 @@ success run_clear_tags(const command_line& cmd) {
   return {boost::json::object{{"tags", boost::json::array{}}}, "tags cleared"};
 }
 
+const char* find_error_code(std::string_view message) {
+  // IPC error replies carry only text. This is the registry actor's text
+  // for a registry that has no node with the hostname.
+  return message.find("no node has the hostname") != std::string_view::npos
+             ? code::not_found
+             : code::connection_failed;
+}
+
 success run_find(const command_line& cmd) {
   check_operands(cmd, 1, 1, "find <hostname>");
-  auto reply = call_daemon(cmd, ipc_command::resolve_hostname,
-                           cmd.positional(1), code::not_found);
+  boost::json::object reply;
+  try {
+    reply = call_daemon(cmd, ipc_command::resolve_hostname, cmd.positional(1));
+  } catch (const error& e) {
+    if (e.code() != code::connection_failed)
+      throw;
+    throw error{find_error_code(e.what()), e.what(), e.hint()};
+  }
   boost::json::object data{{"hostname", member(reply, "hostname")},
                            {"node_id", member(reply, "node_id")},
                            {"address", member(reply, "address")},
                            {"public", member(reply, "public")}};
-  auto text = cmd.positional(1) + ": node " + plain_text(data["node_id"]) + " ("
-              + plain_text(data["address"]) + ")";
+  auto text = escape_control(cmd.positional(1)) + ": node "
+              + plain_text(data["node_id"]) + " (" + plain_text(data["address"])
+              + ")";
   return {std::move(data), text};
 }
 
@@ -172,11 +220,18 @@ success run_deregister(const command_line& cmd) {
 success run_lookup(const command_line& cmd) {
   check_operands(cmd, 1, 1, "lookup <node_id>");
   auto id = parse_node_id(cmd.positional(1));
-  auto registry = resolve_registry(cmd, load_config(pilot_paths::resolve()));
+  auto config = load_config(pilot_paths::resolve());
+  std::string daemon_registry;
+  if (!cmd.has("registry"))
+    if (auto info
+        = query_daemon_info(resolve_socket(cmd, config), probe_timeout))
+      daemon_registry = string_member(*info, "registry");
+  auto registry = registry_setting(cmd, config, daemon_registry);
   protocol::lookup_request request;
   request.node_id = id;
-  auto body = registry_request(
-      registry, protocol::encode_registry_message(request), registry_timeout);
+  auto body = registry_request(registry.value,
+                               protocol::encode_registry_message(request),
+                               registry_timeout);
   if (!body)
     throw_registry_failure(registry, body.error());
   if (protocol::is_error_response(*body))
@@ -186,7 +241,9 @@ success run_lookup(const command_line& cmd) {
   auto json = parse_json(*body);
   if (!json || !json->is_object())
     throw error{code::internal, "registry sent invalid JSON to lookup"};
-  return {std::move(*json), {}};
+  auto text = "registry: " + origin_text(registry) + "\n"
+              + key_value_text(json->as_object(), {"type"});
+  return {std::move(*json), text};
 }
 
 } // namespace pilot::control::cli

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 /// Output of pilotctl: the JSON envelope, text mode and exit codes.
 namespace pilot::control::cli {
@@ -45,6 +48,16 @@ private:
   std::string hint_;
 };
 
+/// A command line that names an unknown flag. Printed like any error with
+/// the code `invalid_argument`, but pilotctl exits with `exit_usage`.
+class usage_error : public error {
+public:
+  explicit usage_error(const std::string& message, std::string hint = {})
+      : error(code::invalid_argument, message, std::move(hint)) {
+    // nop
+  }
+};
+
 /// A finished command: the `data` object, and the text to print without
 /// `--json` (empty for the data as indented JSON). A silent result prints
 /// nothing and only sets the exit code, as `daemon status --check` does.
@@ -55,9 +68,24 @@ struct success {
   int exit_code = exit_ok;
 };
 
+/// Returns `text` safe to print on a terminal, so that text from a daemon
+/// or registry cannot send escape sequences. C0 control characters and DEL
+/// become `\n`, `\r`, `\t` or `\xNN`. C1 control characters (U+0080 to
+/// U+009F) become `\u00NN`, and bytes that are not UTF-8 become `\xNN`.
+/// With `keep_newlines`, `\n` and `\t` stay as they are.
+std::string escape_control(std::string_view text, bool keep_newlines = false);
+
 /// Returns a JSON string's text without quotes, and any other value as JSON,
-/// for text-mode output.
+/// for text-mode output. Control characters are escaped.
 std::string plain_text(const boost::json::value& value);
+
+/// Formats `object` for text mode as one `key: value` line per member, in
+/// key order and with the values aligned. Strings are escaped, and "" and
+/// null show as `(none)`. An array of scalars stays on one line, a nested
+/// object is indented below its key, and each object in an array gets a
+/// `- ` line. Members named in `skip` are left out.
+std::string key_value_text(const boost::json::object& object,
+                           std::initializer_list<std::string_view> skip = {});
 
 /// Prints `result` on stdout: `{"data":…,"status":"ok"}` with `json`, else
 /// its text or its data as indented JSON.

@@ -1,9 +1,14 @@
 #include "control/cli_settings.hpp"
 
 #include "control/cli_output.hpp"
+#include "control/json_text.hpp"
 #include "protocol/webhook_url.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <unistd.h>
 
 namespace pilot::control::cli {
 
@@ -31,8 +36,12 @@ pilot_paths pilot_paths::resolve() {
 }
 
 pilot_config load_config(const pilot_paths& paths) {
+  return load_config(paths.config);
+}
+
+pilot_config load_config(const std::filesystem::path& path) {
   try {
-    return pilot_config::load(paths.config);
+    return pilot_config::load(path);
   } catch (const config_error& e) {
     throw error{code::internal, e.what()};
   }
@@ -46,30 +55,109 @@ void save_config(const pilot_config& config) {
   }
 }
 
+std::string_view to_string(setting_source source) {
+  switch (source) {
+    case setting_source::flag:
+      return "flag";
+    case setting_source::daemon:
+      return "daemon";
+    case setting_source::environment:
+      return "environment";
+    case setting_source::config:
+      return "config";
+    case setting_source::fallback:
+      break;
+  }
+  return "default";
+}
+
+std::string origin_text(const resolved_setting& setting) {
+  return setting.value + " (from " + setting.origin + ")";
+}
+
+resolved_setting socket_setting(const command_line& cmd,
+                                const pilot_config& config) {
+  if (auto flag = cmd.value("socket"); flag && !flag->empty())
+    return {*flag, setting_source::flag, "--socket"};
+  if (auto env = environment("PILOT_SOCKET"); !env.empty())
+    return {env, setting_source::environment, "PILOT_SOCKET"};
+  if (auto value = config.string_value("socket"); value && !value->empty())
+    return {*value, setting_source::config, config.path().string()};
+  return {std::string{default_socket}, setting_source::fallback, "the default"};
+}
+
 std::string resolve_socket(const command_line& cmd,
                            const pilot_config& config) {
-  if (auto flag = cmd.value("socket"); flag && !flag->empty())
-    return *flag;
-  if (auto env = environment("PILOT_SOCKET"); !env.empty())
-    return env;
-  if (auto value = config.string_value("socket"); value && !value->empty())
-    return *value;
-  return std::string{default_socket};
+  return socket_setting(cmd, config).value;
 }
 
 std::string configured_socket(const command_line& cmd) {
   return resolve_socket(cmd, load_config(pilot_paths::resolve()));
 }
 
+resolved_setting registry_setting(const command_line& cmd,
+                                  const pilot_config& config,
+                                  std::string_view daemon_registry) {
+  if (auto flag = cmd.value("registry"); flag && !flag->empty())
+    return {*flag, setting_source::flag, "--registry"};
+  if (!daemon_registry.empty())
+    return {std::string{daemon_registry}, setting_source::daemon,
+            "the running daemon"};
+  if (auto value = config.string_value("registry"); value && !value->empty())
+    return {*value, setting_source::config, config.path().string()};
+  if (auto env = environment("PILOT_REGISTRY"); !env.empty())
+    return {env, setting_source::environment, "PILOT_REGISTRY"};
+  return {std::string{default_registry}, setting_source::fallback,
+          "the default, the public network"};
+}
+
 std::string resolve_registry(const command_line& cmd,
                              const pilot_config& config) {
-  if (auto flag = cmd.value("registry"); flag && !flag->empty())
-    return *flag;
-  if (auto value = config.string_value("registry"); value && !value->empty())
-    return *value;
-  if (auto env = environment("PILOT_REGISTRY"); !env.empty())
-    return env;
-  return std::string{default_registry};
+  return registry_setting(cmd, config).value;
+}
+
+void check_flags(const command_line& cmd,
+                 const std::vector<std::string_view>& allowed,
+                 std::string_view usage) {
+  std::string hint = "usage: pilotctl " + std::string{usage};
+  for (const auto& flag : cmd.flags) {
+    if (std::find(allowed.begin(), allowed.end(), flag.name) != allowed.end())
+      continue;
+    if (usage.find("<" + flag.name + ">") != std::string_view::npos) {
+      std::string message = "--" + flag.name + " is not a flag: give the "
+                            + flag.name + " as an argument";
+      if (flag.has_value)
+        message += ", as in: pilotctl " + cmd.positional(0) + " " + flag.value;
+      throw usage_error{message, hint};
+    }
+    throw usage_error{
+        "unknown flag --" + flag.name + " for " + cmd.positional(0), hint};
+  }
+}
+
+std::filesystem::path
+daemon_config_path(daemon_client& daemon,
+                   const std::filesystem::path& fallback) {
+  auto info = daemon.call_json(protocol::ipc_command::info, {});
+  if (!info.is_object())
+    return fallback;
+  auto path = string_member(info.as_object(), "config_file");
+  return path.empty() ? fallback : std::filesystem::path{path};
+}
+
+void check_writable(const std::filesystem::path& path) {
+  auto dir = path.parent_path();
+  std::error_code ec;
+  // A missing directory is created by the save.
+  if (dir.empty() || !std::filesystem::exists(dir, ec))
+    return;
+  if (::access(dir.c_str(), W_OK) == 0)
+    return;
+  throw error{code::internal,
+              "cannot save to " + path.string() + ": no write access to "
+                  + dir.string() + " (" + std::strerror(errno) + ")",
+              "nothing was changed; run pilotctl as a user who may write to "
+                  + dir.string()};
 }
 
 void check_operands(const command_line& cmd, std::size_t min, std::size_t max,

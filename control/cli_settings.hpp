@@ -1,11 +1,13 @@
 #pragma once
 
 #include "control/cli_args.hpp"
+#include "control/daemon_client.hpp"
 #include "control/pilot_config.hpp"
 
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pilot::control::cli {
 
@@ -33,21 +35,77 @@ struct pilot_paths {
 /// cannot be read or parsed.
 pilot_config load_config(const pilot_paths& paths);
 
+/// Loads the config file at `path`, as `load_config(paths)` does.
+pilot_config load_config(const std::filesystem::path& path);
+
 /// Saves config.json. Throws `cli::error` when it cannot be written.
 void save_config(const pilot_config& config);
 
+/// The origin of a setting's value.
+enum class setting_source {
+  flag,        ///< The command's flag, such as `--registry`.
+  daemon,      ///< The running daemon's Info reply.
+  environment, ///< `PILOT_SOCKET` or `PILOT_REGISTRY`.
+  config,      ///< The config file.
+  fallback,    ///< pilotctl's built-in default.
+};
+
+/// Returns the name of `source` for JSON output: `flag`, `daemon`,
+/// `environment`, `config` or `default`.
+std::string_view to_string(setting_source source);
+
+/// A setting's value and where it came from.
+struct resolved_setting {
+  std::string value;
+  setting_source source = setting_source::fallback;
+  /// The origin for text output: `--socket`, `PILOT_SOCKET`, `the running
+  /// daemon`, the config file's path or `the default`.
+  std::string origin;
+};
+
+/// Returns `value (from origin)` for text output.
+std::string origin_text(const resolved_setting& setting);
+
 /// Returns the IPC socket: `--socket`, else `$PILOT_SOCKET`, else the config
 /// key `socket`, else `/tmp/pilot.sock`.
+resolved_setting socket_setting(const command_line& cmd,
+                                const pilot_config& config);
+
+/// Returns the value of `socket_setting`.
 std::string resolve_socket(const command_line& cmd, const pilot_config& config);
 
 /// Returns `resolve_socket` with the config file at its default path.
 std::string configured_socket(const command_line& cmd);
 
-/// Returns the registry address: `--registry`, else the config key
+/// Returns the registry address: `--registry`, else `daemon_registry` (the
+/// running daemon's registry, "" when none runs), else the config key
 /// `registry`, else `$PILOT_REGISTRY`, else the public registry. The config
 /// file comes before the environment here, as in the reference pilotctl.
+resolved_setting registry_setting(const command_line& cmd,
+                                  const pilot_config& config,
+                                  std::string_view daemon_registry = {});
+
+/// Returns the value of `registry_setting` without a running daemon, the
+/// registry that `daemon start` gives a new daemon.
 std::string resolve_registry(const command_line& cmd,
                              const pilot_config& config);
+
+/// Throws `usage_error` for a flag of `cmd` that is not in `allowed`.
+/// `usage` is the command's usage line; a flag named like one of its
+/// `<operands>` gets a message saying it is an argument.
+void check_flags(const command_line& cmd,
+                 const std::vector<std::string_view>& allowed,
+                 std::string_view usage);
+
+/// Returns the config file that keeps changes to the running `daemon`
+/// across its restarts: the file it reads per Info `config_file`, or
+/// `fallback` when it reads none.
+std::filesystem::path daemon_config_path(daemon_client& daemon,
+                                         const std::filesystem::path& fallback);
+
+/// Throws `cli::error` before anything changes when `path` cannot be
+/// replaced, because the atomic writer must create a file in its directory.
+void check_writable(const std::filesystem::path& path);
 
 /// Throws `invalid_argument` with `usage` as the hint unless the command has
 /// from `min` to `max` operands (positionals after the command name).

@@ -3,9 +3,11 @@
 #include "control/ipc_client.hpp"
 #include "protocol/ipc.hpp"
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,9 +16,19 @@ namespace pilot::control::cli {
 /// Deadline of connecting to the daemon's socket.
 inline constexpr std::chrono::milliseconds connect_timeout{3'000};
 
+/// Deadline of connecting and of the reply when pilotctl queries the
+/// settings of a daemon that may not be running.
+inline constexpr std::chrono::milliseconds probe_timeout{2'000};
+
 /// Deadline of one reply. The daemon gives each request to the registry or
 /// webhook actor 10 s, so 15 s leaves room for its error reply.
 inline constexpr std::chrono::milliseconds reply_timeout{15'000};
+
+/// Returns the Info reply of the daemon at `socket`, or an empty optional
+/// when none accepts the connection and replies with a JSON object within
+/// `timeout` each.
+std::optional<boost::json::object>
+query_daemon_info(const std::string& socket, std::chrono::milliseconds timeout);
 
 /// pilotctl's connection to the running daemon. Every failure is thrown as
 /// a `cli::error` with the code and hint the user needs.

@@ -112,6 +112,14 @@ std::optional<boost::json::value> parse_json(std::string_view text) {
   return to_json_value(root);
 }
 
+std::string string_member(const boost::json::object& object,
+                          std::string_view key) {
+  auto* value = object.if_contains(key);
+  if (value == nullptr || !value->is_string())
+    return {};
+  return std::string{value->get_string()};
+}
+
 std::string to_indented_json(const boost::json::value& value) {
   std::string out;
   append_indented(out, value, 0);

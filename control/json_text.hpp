@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <simdjson.h>
 
@@ -23,5 +24,10 @@ boost::json::value to_json_value(simdjson::dom::element element);
 
 /// Parses `text` with simdjson. Returns an empty optional for invalid JSON.
 std::optional<boost::json::value> parse_json(std::string_view text);
+
+/// Returns the string member `key` of `object`, or "" when it is missing or
+/// not a string.
+std::string string_member(const boost::json::object& object,
+                          std::string_view key);
 
 } // namespace pilot::control

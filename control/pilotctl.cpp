@@ -4,6 +4,7 @@
 #include "control/cli_commands.hpp"
 #include "control/cli_daemon.hpp"
 #include "control/cli_output.hpp"
+#include "control/cli_settings.hpp"
 
 #include <algorithm>
 #include <array>
@@ -19,12 +20,16 @@ namespace cli = pilot::control::cli;
 
 using handler = cli::success (*)(const cli::command_line&);
 
+/// The flags a command accepts besides --json and --help.
+using flag_list = std::vector<std::string_view>;
+
 struct command_spec {
   std::string_view name;
   std::string_view usage;
   std::string_view summary;
   handler run;
   std::string_view details = {};
+  flag_list flags = {};
 };
 
 cli::success run_daemon(const cli::command_line& cmd);
@@ -40,64 +45,137 @@ constexpr std::string_view daemon_details
       "  status [--check]              whether the daemon runs and replies;\n"
       "                                --check prints nothing, exit 0 or 1\n"
       "\n"
-      "Settings of `daemon start`, first match wins:\n"
+      "`daemon start` passes ~/.pilot/config.json (or --config FILE) to\n"
+      "pilot-daemon, which applies and checks every key in it. Flags win\n"
+      "over the file. First match wins for:\n"
       "  --registry   flag, config.json registry, $PILOT_REGISTRY, "
       "34.71.57.205:9000\n"
       "  --socket     flag, $PILOT_SOCKET, config.json socket, "
       "/tmp/pilot.sock\n"
-      "  --beacon, --hostname, --webhook   flag, config.json\n"
-      "  --identity   flag, ~/.pilot/identity.json\n"
-      "Every other flag (--listen, --endpoint, --owner, --public, "
-      "--keepalive,\n"
-      "--log-level, --log-format, --config, ...) goes to pilot-daemon as "
-      "given;\n"
-      "see pilot-daemon --help. Output goes to ~/.pilot/pilot.log, the PID to\n"
-      "~/.pilot/pilot.pid.\n";
+      "Every other flag (--listen, --hostname, --webhook, --identity, "
+      "--public,\n"
+      "--log-level, ...) goes to pilot-daemon as given; see pilot-daemon "
+      "--help.\n"
+      "Output goes to ~/.pilot/pilot.log, the PID to ~/.pilot/pilot.pid.\n";
 
-constexpr std::array commands{
+constexpr std::string_view lookup_details
+    = "Asks the first of these registries:\n"
+      "  --registry HOST:PORT\n"
+      "  the registry of the running daemon (from its info)\n"
+      "  registry in ~/.pilot/config.json\n"
+      "  $PILOT_REGISTRY\n"
+      "  34.71.57.205:9000, the public network\n"
+      "The text output names the registry and where it came from.\n";
+
+constexpr std::string_view config_details
+    = "Without --set, prints config.json with the registry and socket that\n"
+      "pilotctl uses and where each comes from (flag, running daemon,\n"
+      "environment, config file or default).\n"
+      "--set key=value checks the value as pilot-daemon would and saves it\n"
+      "with the JSON type the daemon reads; an unknown key or a bad value\n"
+      "leaves the file unchanged. Keys: the pilot-daemon flags, such as\n"
+      "registry, socket, hostname, webhook, public, keepalive, log-level.\n";
+
+constexpr std::string_view webhook_details
+    = "Validates the URL, applies it to the running daemon (if any), then\n"
+      "saves it as webhook in the config file that daemon reads (its\n"
+      "--config), else in ~/.pilot/config.json. A URL the daemon rejects is\n"
+      "not saved. User info and query stay in the URL but are not shown.\n";
+
+const std::array commands{
     command_spec{"init",
                  "init [--registry A] [--beacon A] [--socket P] [--hostname H]",
-                 "write the settings to ~/.pilot/config.json", cli::run_init},
-    command_spec{"config", "config [--set key=value]",
-                 "show ~/.pilot/config.json, or set one key", cli::run_config},
+                 "write the settings to ~/.pilot/config.json",
+                 cli::run_init,
+                 {},
+                 {"registry", "beacon", "socket", "hostname"}},
+    command_spec{"config",
+                 "config [--set key=value]",
+                 "show the settings, or set one key in ~/.pilot/config.json",
+                 cli::run_config,
+                 config_details,
+                 {"set"}},
     command_spec{"daemon", "daemon start|stop|status",
                  "start, stop or check the daemon", run_daemon, daemon_details},
-    command_spec{"info", "info", "show the daemon's node and counters",
-                 cli::run_info},
-    command_spec{
-        "set-webhook", "set-webhook <url>",
-        "send events to <url>, now and after restarts", cli::run_set_webhook,
-        "Validates the URL, applies it to the running daemon (if any),\n"
-        "then saves it as webhook in ~/.pilot/config.json. A URL the\n"
-        "daemon rejects is not saved.\n"},
-    command_spec{"clear-webhook", "clear-webhook",
+    command_spec{"info",
+                 "info",
+                 "show the daemon's node and counters",
+                 cli::run_info,
+                 {},
+                 {"socket"}},
+    command_spec{"set-webhook",
+                 "set-webhook <url>",
+                 "send events to <url>, now and after restarts",
+                 cli::run_set_webhook,
+                 webhook_details,
+                 {"socket"}},
+    command_spec{"clear-webhook",
+                 "clear-webhook",
                  "stop sending events, now and after restarts",
-                 cli::run_clear_webhook},
-    command_spec{"webhook", "webhook",
+                 cli::run_clear_webhook,
+                 {},
+                 {"socket"}},
+    command_spec{"webhook",
+                 "webhook",
                  "show the webhook URL and delivery counters",
-                 cli::run_webhook},
-    command_spec{"set-hostname", "set-hostname <name>",
-                 "register a hostname for this node", cli::run_set_hostname},
-    command_spec{"clear-hostname", "clear-hostname",
-                 "remove this node's hostname", cli::run_clear_hostname},
-    command_spec{"set-public", "set-public",
+                 cli::run_webhook,
+                 {},
+                 {"socket"}},
+    command_spec{"set-hostname",
+                 "set-hostname <name>",
+                 "register a hostname for this node",
+                 cli::run_set_hostname,
+                 {},
+                 {"socket"}},
+    command_spec{"clear-hostname",
+                 "clear-hostname",
+                 "remove this node's hostname",
+                 cli::run_clear_hostname,
+                 {},
+                 {"socket"}},
+    command_spec{"set-public",
+                 "set-public",
                  "let any node resolve this node's endpoint",
-                 cli::run_set_public},
-    command_spec{"set-private", "set-private",
+                 cli::run_set_public,
+                 {},
+                 {"socket"}},
+    command_spec{"set-private",
+                 "set-private",
                  "hide this node's endpoint from untrusted nodes",
-                 cli::run_set_private},
-    command_spec{"set-tags", "set-tags <tag> [tag] [tag]",
-                 "replace this node's tags (at most 3)", cli::run_set_tags},
-    command_spec{"clear-tags", "clear-tags", "remove this node's tags",
-                 cli::run_clear_tags},
-    command_spec{"find", "find <hostname>", "resolve a hostname to a node",
-                 cli::run_find},
-    command_spec{"lookup", "lookup <node_id> [--registry A]",
-                 "ask the registry about a node", cli::run_lookup},
-    command_spec{"deregister", "deregister",
+                 cli::run_set_private,
+                 {},
+                 {"socket"}},
+    command_spec{"set-tags",
+                 "set-tags <tag> [tag] [tag]",
+                 "replace this node's tags (at most 3)",
+                 cli::run_set_tags,
+                 {},
+                 {"socket"}},
+    command_spec{"clear-tags",
+                 "clear-tags",
+                 "remove this node's tags",
+                 cli::run_clear_tags,
+                 {},
+                 {"socket"}},
+    command_spec{"find",
+                 "find <hostname>",
+                 "resolve a hostname to a node",
+                 cli::run_find,
+                 {},
+                 {"socket"}},
+    command_spec{"lookup",
+                 "lookup <node_id> [--registry A]",
+                 "ask the registry about a node",
+                 cli::run_lookup,
+                 lookup_details,
+                 {"registry", "socket"}},
+    command_spec{"deregister",
+                 "deregister",
                  "remove this node from the registry (the daemon keeps "
                  "running)",
-                 cli::run_deregister},
+                 cli::run_deregister,
+                 {},
+                 {"socket"}},
 };
 
 const command_spec* find_command(std::string_view name) {
@@ -133,8 +211,13 @@ std::string command_help(const command_spec& spec) {
 
 cli::success run_daemon(const cli::command_line& cmd) {
   auto sub = cmd.positional(1);
+  // pilot-daemon checks the flags of `daemon start`.
   if (sub == "start")
     return cli::daemon_start(cmd);
+  if (sub == "stop")
+    cli::check_flags(cmd, {"socket"}, "daemon stop");
+  if (sub == "status")
+    cli::check_flags(cmd, {"socket", "check"}, "daemon status [--check]");
   if (sub == "stop" || sub == "status") {
     if (cmd.positionals.size() > 2)
       throw cli::error{cli::code::invalid_argument,
@@ -148,7 +231,20 @@ cli::success run_daemon(const cli::command_line& cmd) {
                    "usage: pilotctl daemon start|stop|status"};
 }
 
+// Prints a usage error and returns the usage exit code.
+int usage_failure(const cli::usage_error& e, bool json) {
+  cli::print_error(e, json);
+  return cli::exit_usage;
+}
+
 int run(const cli::command_line& cmd) {
+  if (!cmd.global_flags.empty())
+    return usage_failure(
+        cli::usage_error{"unknown flag --" + cmd.global_flags.front().name
+                             + " before the command; only --json and --help "
+                               "may come first",
+                         "usage: pilotctl [--json] <command> [arguments]"},
+        cmd.json);
   auto name = cmd.positional(0);
   if (name.empty() || name == "help") {
     if (cmd.help || name == "help") {
@@ -174,10 +270,14 @@ int run(const cli::command_line& cmd) {
     return cli::exit_ok;
   }
   try {
+    if (spec->name != "daemon")
+      cli::check_flags(cmd, spec->flags, spec->usage);
     auto result = spec->run(cmd);
     if (!result.silent)
       cli::print_success(result, cmd.json);
     return result.exit_code;
+  } catch (const cli::usage_error& e) {
+    return usage_failure(e, cmd.json);
   } catch (const cli::error& e) {
     if (name == "daemon" && cmd.enabled("check"))
       return cli::exit_error;

@@ -1,14 +1,19 @@
 #include "control/control_actor.hpp"
 
 #include "actors/error.hpp"
+#include "control/cli_args.hpp"
+#include "control/cli_commands.hpp"
 #include "control/error.hpp"
 #include "control/ipc_client.hpp"
+#include "control/pilot_config.hpp"
 #include "protocol/ipc.hpp"
 #include "protocol/webhook_url.hpp"
+#include "tests/control/scoped_env.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
@@ -34,6 +39,7 @@
 
 using namespace std::chrono_literals;
 using namespace pilot;
+using control::pilot_config;
 using protocol::ipc_command;
 
 namespace {
@@ -46,6 +52,8 @@ namespace {
 // error.
 struct fake_registry_state {
   std::optional<caf::typed_response_promise<std::string>> slow_reply;
+  /// The node that Info reports; a test may change it.
+  std::shared_ptr<actors::node_info> node;
   static inline const char* name = "fake_registry";
 };
 
@@ -66,9 +74,11 @@ std::string hostname_json(const std::string& hostname) {
 }
 
 actors::registry_actor::behavior_type fake_registry(
-    actors::registry_actor::stateful_pointer<fake_registry_state> self) {
+    actors::registry_actor::stateful_pointer<fake_registry_state> self,
+    std::shared_ptr<actors::node_info> node) {
+  self->state.node = std::move(node);
   return {
-      [](actors::info_atom) { return registered_node(); },
+      [self](actors::info_atom) { return *self->state.node; },
       [](actors::registered_atom) { return registered_node(); },
       [self](actors::hostname_atom, std::string& hostname) {
         auto promise = self->make_response_promise<std::string>();
@@ -181,7 +191,7 @@ struct fixture {
   fixture()
       : dir(make_temp_dir()), sys(configure(cfg)),
         io_thread([this] { io.run(); }) {
-    registry = sys.spawn(fake_registry);
+    registry = sys.spawn(fake_registry, node);
     webhook_actor = sys.spawn(fake_webhook, webhook_url);
   }
 
@@ -231,6 +241,9 @@ struct fixture {
   caf::actor_system sys;
   std::thread io_thread;
   actors::registry_actor registry;
+  /// The node that the fake registry reports; written before `start` only.
+  std::shared_ptr<actors::node_info> node
+      = std::make_shared<actors::node_info>(registered_node());
   std::shared_ptr<std::string> webhook_url = std::make_shared<std::string>();
   webhook::webhook_actor webhook_actor;
   std::vector<control::control_actor> controls;
@@ -559,4 +572,168 @@ TEST_CASE_FIXTURE(fixture, "clients beyond the limit are closed") {
   auto reply = second->call(ipc_command::info, {}, 5s);
   REQUIRE_FALSE(reply.has_value());
   CHECK(call(first, ipc_command::info).command == ipc_command::info_ok);
+}
+
+// -- pilotctl against the control actor ---------------------------------------
+
+namespace {
+
+// Points pilotctl's HOME and socket at the fixture and keeps the real
+// environment's registry out.
+struct cli_fixture : fixture {
+  cli_fixture()
+      : home(dir / "home"), home_env("HOME", home.c_str()),
+        socket_env("PILOT_SOCKET", socket_path().c_str()),
+        registry_env("PILOT_REGISTRY", nullptr) {
+    std::filesystem::create_directories(home);
+  }
+
+  // Returns the path of a config file that the daemon reads, written with
+  // `text`.
+  std::filesystem::path daemon_config(const std::string& text) {
+    auto path = dir / "etc" / "config.json";
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream{path} << text;
+    return path;
+  }
+
+  std::filesystem::path home_config() const {
+    return home / ".pilot" / "config.json";
+  }
+
+  std::filesystem::path home;
+  test::scoped_env home_env;
+  test::scoped_env socket_env;
+  test::scoped_env registry_env;
+};
+
+control::cli::command_line command(std::vector<std::string> args) {
+  return control::cli::parse_command_line(args, {});
+}
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Returns a loopback port on which nothing listens.
+std::string closed_port_address() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor{
+      io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  auto port = acceptor.local_endpoint().port();
+  acceptor.close();
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(cli_fixture, "set webhook saves where the daemon reads") {
+  auto opts = options();
+  opts.config_file = daemon_config(R"({"registry":"127.0.0.1:9000"})").string();
+  start(opts);
+  auto result = control::cli::run_set_webhook(
+      command({"set-webhook", "http://user:pw@127.0.0.1:8080/hook"}));
+  CHECK(result.data.at("applied") == true);
+  CHECK(result.data.at("webhook") == "http://127.0.0.1:8080/hook");
+  CHECK(result.data.at("config_file") == boost::json::value(opts.config_file));
+  CHECK(contains(result.text, "(credentials kept, not shown)"));
+  CHECK(contains(result.text, "saved to " + opts.config_file));
+  CHECK(*webhook_url == "http://127.0.0.1:8080/hook");
+  auto saved = pilot_config::load(opts.config_file);
+  CHECK(saved.string_value("webhook") == "http://user:pw@127.0.0.1:8080/hook");
+  CHECK(saved.string_value("registry") == "127.0.0.1:9000");
+  CHECK_FALSE(std::filesystem::exists(home_config()));
+  // The webhook table says that the credentials are still there.
+  auto shown = control::cli::run_webhook(command({"webhook"}));
+  CHECK(contains(shown.text, "http://127.0.0.1:8080/hook (credentials kept, "
+                             "not shown)"));
+  auto cleared = control::cli::run_clear_webhook(command({"clear-webhook"}));
+  CHECK(cleared.data.at("config_file") == boost::json::value(opts.config_file));
+  CHECK_FALSE(
+      pilot_config::load(opts.config_file).values().contains("webhook"));
+  CHECK(webhook_url->empty());
+}
+
+TEST_CASE_FIXTURE(cli_fixture, "set webhook without daemon saves at home") {
+  auto result = control::cli::run_set_webhook(
+      command({"set-webhook", "http://127.0.0.1:8080/hook?token=x"}));
+  CHECK(result.data.at("applied") == false);
+  CHECK(result.data.at("config_file")
+        == boost::json::value(home_config().string()));
+  CHECK(contains(result.text, "(query kept, not shown)"));
+  CHECK(pilot_config::load(home_config()).string_value("webhook")
+        == "http://127.0.0.1:8080/hook?token=x");
+}
+
+TEST_CASE_FIXTURE(cli_fixture, "rejected webhook url is not saved") {
+  start();
+  CHECK_THROWS_AS(control::cli::run_set_webhook(
+                      command({"set-webhook", "http://169.254.169.254/x"})),
+                  control::cli::error);
+  CHECK_FALSE(std::filesystem::exists(home_config()));
+  CHECK(webhook_url->empty());
+}
+
+TEST_CASE_FIXTURE(cli_fixture, "info text shows the registration state") {
+  auto opts = options();
+  opts.registry = "127.0.0.1:9000";
+  node->registered = false;
+  node->registry_error = "connect: Connection refused";
+  start(opts);
+  auto result = control::cli::run_info(command({"info"}));
+  CHECK(result.text.starts_with(
+      "registration: not registered, retrying 127.0.0.1:9000 (last error: "
+      "connect: Connection refused)\n"));
+  CHECK(contains(result.text, "\nhostname:            alpha\n"));
+  CHECK(result.data.at("registered") == false);
+}
+
+TEST_CASE_FIXTURE(cli_fixture, "lookup asks the running daemon's registry") {
+  auto daemon_registry = closed_port_address();
+  test::scoped_env env{"PILOT_REGISTRY", "127.0.0.1:1"};
+  auto opts = options();
+  opts.registry = daemon_registry;
+  start(opts);
+  try {
+    control::cli::run_lookup(command({"lookup", "5"}));
+    FAIL("lookup reached a registry");
+  } catch (const control::cli::error& e) {
+    CHECK(e.code() == "connection_failed");
+    CHECK(contains(e.what(), "at " + daemon_registry + ":"));
+    CHECK(contains(e.hint(), "came from the running daemon"));
+  }
+}
+
+TEST_CASE_FIXTURE(cli_fixture, "config shows where settings come from") {
+  auto opts = options();
+  opts.registry = "127.0.0.1:9000";
+  start(opts);
+  auto result = control::cli::run_config(command({"config"}));
+  CHECK(result.data.at("registry") == "127.0.0.1:9000");
+  CHECK(result.data.at("registry_source") == "daemon");
+  CHECK(result.data.at("socket") == boost::json::value(socket_path().string()));
+  CHECK(result.data.at("socket_source") == "environment");
+  CHECK(contains(result.text,
+                 "registry:    127.0.0.1:9000 (from the running daemon)\n"));
+  CHECK(contains(result.text, "(from PILOT_SOCKET)"));
+}
+
+TEST_CASE_FIXTURE(cli_fixture, "config set rejects bad values unchanged") {
+  std::filesystem::create_directories(home_config().parent_path());
+  std::ofstream{home_config()} << R"({"registry":"127.0.0.1:9000"})" << '\n';
+  auto before = pilot_config::load(home_config()).to_text();
+  for (auto assignment : {"webhook=https://169.254.169.254/", "public=maybe",
+                          "keepalive=soon", "colour=red"}) {
+    CAPTURE(assignment);
+    CHECK_THROWS_AS(
+        control::cli::run_config(command({"config", "--set", assignment})),
+        control::cli::error);
+    CHECK(pilot_config::load(home_config()).to_text() == before);
+  }
+  auto result = control::cli::run_config(
+      command({"config", "--set", "webhook_buffer=64"}));
+  CHECK(result.data.at("key") == "webhook-buffer");
+  auto saved = pilot_config::load(home_config()).values();
+  CHECK(saved.at("webhook-buffer") == boost::json::value(std::uint64_t{64}));
+  CHECK(saved.at("registry") == "127.0.0.1:9000");
 }
