@@ -19,6 +19,7 @@ struct webhook_stats {
   std::uint64_t failed = 0;
   std::uint64_t failed_status_3xx = 0;
   std::uint64_t failed_status_4xx = 0;
+  /// 5xx, and every final status outside 200 to 599 (0, 101, 600 to 999).
   std::uint64_t failed_status_5xx = 0;
   std::uint64_t failed_timeout = 0;
   std::uint64_t failed_connect = 0;
@@ -53,10 +54,17 @@ typename Inspector::result_type inspect(Inspector& f, webhook_stats& x) {
 /// handler to the webhook actor.
 struct attempt_result {
   std::uint64_t attempt_id = 0;
-  int status = 0;            ///< HTTP status; 0 when no response arrived.
-  std::string failure_class; ///< Empty, `timeout`, `connect`, `dns`, `tls`.
-  std::string detail;        ///< Error text for logs; never a secret.
+  /// The status of the final response as sent, from 0 to 999, when one
+  /// arrived.
+  int status = 0;
+  /// Empty when a final response arrived, whatever its status. Otherwise
+  /// `timeout`, `connect`, `dns` or `tls`.
+  std::string failure_class;
+  std::string detail; ///< Error text for logs; never a secret.
   std::int64_t latency_us = 0;
+
+  /// Returns whether a final response arrived.
+  bool responded() const noexcept { return failure_class.empty(); }
 };
 
 template <class Inspector>

@@ -377,36 +377,49 @@ void on_timer(webhook_pointer self) {
 
 // -- results ------------------------------------------------------------------
 
+// Returns the `last_error` text of a failed attempt, which is never empty.
+std::string failure_text(const attempt& done, const attempt_result& result) {
+  auto status = std::to_string(result.status);
+  if (!result.responded() && !result.detail.empty())
+    return result.detail;
+  if (!result.responded())
+    return "webhook delivery to " + done.url + " failed ("
+           + result.failure_class + ")";
+  if (!detail::is_standard_final_status(result.status))
+    return "unexpected HTTP status " + status + " from " + done.url;
+  return "HTTP " + status + " from " + done.url;
+}
+
 // Counts the outcome of `done`. Returns the error text of a failure, or
 // nothing for a delivery.
 std::optional<std::string> count_result(webhook_pointer self,
                                         const attempt& done,
                                         const attempt_result& result) {
   auto& counters = self->state.counters;
-  if (result.status >= 200 && result.status < 300) {
+  if (result.responded() && result.status >= 200 && result.status < 300) {
     counters.count_delivered(
         std::chrono::microseconds{result.latency_us},
         protocol::format_utc_timestamp(std::chrono::system_clock::now()));
     return std::nullopt;
   }
-  auto error = result.status != 0 ? "HTTP " + std::to_string(result.status)
-                                        + " from " + done.url
-                                  : result.detail;
+  auto error = failure_text(done, result);
   counters.count_failed(result, error);
   return error;
 }
 
-// Moves the endpoint state after a result for the current URL. Returns
-// whether the state changed, which `mark_up` and `mark_down` log.
+// Moves the endpoint state after a result for the current URL: any final
+// response, whatever its status, means the endpoint is up. Returns whether
+// the state changed, which `mark_up` and `mark_down` log.
 bool update_endpoint(webhook_pointer self, const attempt& done,
-                     const attempt_result& result) {
+                     const attempt_result& result, const std::string& error) {
   auto& st = self->state;
-  if (result.status != 0 && st.endpoint == endpoint_state::down) {
+  if (result.responded() && st.endpoint == endpoint_state::down) {
     mark_up(self);
     return true;
   }
-  if (result.status == 0 && (st.endpoint == endpoint_state::up || done.probe)) {
-    mark_down(self, result.detail);
+  if (!result.responded()
+      && (st.endpoint == endpoint_state::up || done.probe)) {
+    mark_down(self, error);
     return true;
   }
   return false;
@@ -429,7 +442,7 @@ void on_result(webhook_pointer self, const attempt_result& result) {
   // TODO: `webhook_retries` (0 to 3) resends connection failures, 429 and
   // 5xx here with back-off, in the same request slot.
   auto changed = is_current && st.endpoint != endpoint_state::disabled
-                 && update_endpoint(self, done, result);
+                 && update_endpoint(self, done, result, error.value_or(""));
   if (error && !changed)
     log_failure(self, done.url, *error);
   pump(self);

@@ -60,7 +60,8 @@ struct webhook_options {
 /// A connection-level failure (timeout, connect, dns) on the current URL
 /// marks the endpoint down and drops the buffer as `down`. Any HTTP response
 /// marks it up again. 3xx, 4xx and 5xx are failed deliveries that keep the
-/// endpoint up.
+/// endpoint up, and so is any status outside 200 to 599 (counted as
+/// `status_5xx`).
 ///
 /// `set_url_atom` validates with `protocol::parse_webhook_url`, rejects
 /// https for now, and applies at once: buffered events go to the new URL,

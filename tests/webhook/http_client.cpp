@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <future>
 #include <limits>
@@ -669,6 +670,34 @@ TEST_CASE("a flood of interim responses ends at the deadline") {
         == "no final response from http://127.0.0.1:"
                + std::to_string(server.port()) + " within 300 ms");
   CHECK(result.latency_us >= 300'000);
+}
+
+TEST_CASE("any three-digit status is reported as a response") {
+  for (auto status : {0, 600, 999}) {
+    CAPTURE(status);
+    char status_text[4];
+    std::snprintf(status_text, sizeof(status_text), "%03d", status);
+    loopback_server server{
+        answer_then_stall("HTTP/1.1 " + std::string{status_text}
+                              + " Odd\r\nContent-Length: 0\r\n\r\n",
+                          "")};
+    client_fixture client;
+    auto result = client.post(url_of(server));
+    CHECK(result.status == status);
+    CHECK(result.failure_class.empty());
+  }
+}
+
+TEST_CASE("a status line Beast cannot parse fails with class connect") {
+  loopback_server server{
+      answer_then_stall("HTTP/1.1 20 Short\r\nContent-Length: 0\r\n\r\n", "")};
+  client_fixture client;
+  auto result = client.post(url_of(server));
+  CHECK(result.status == 0);
+  CHECK(result.failure_class == "connect");
+  CHECK(result.detail
+        == "invalid HTTP response from http://127.0.0.1:"
+               + std::to_string(server.port()) + ": bad status");
 }
 
 TEST_CASE("a response that is not HTTP fails with class connect") {

@@ -364,6 +364,52 @@ TEST_CASE("3xx, 4xx and 5xx fail the event but keep the endpoint up") {
   CHECK(s.last_error == "HTTP 500 from " + url_a);
 }
 
+TEST_CASE("a status outside 200 to 599 keeps the endpoint up") {
+  for (auto status : {0, 101, 199, 600, 999}) {
+    CAPTURE(status);
+    fixture f;
+    f.set_url(url_a);
+    f.raise();
+    f.respond(0, status);
+    auto s = f.stats();
+    CHECK(s.state == "up");
+    CHECK(s.failed == 1);
+    CHECK(s.failed_status_5xx == 1);
+    CHECK(s.failed_connect == 0);
+    CHECK(s.delivered == 0);
+    CHECK(s.last_error
+          == "unexpected HTTP status " + std::to_string(status) + " from "
+                 + url_a);
+  }
+}
+
+TEST_CASE("a status 0 answer to a probe marks the endpoint up") {
+  fixture f;
+  f.set_url(url_a);
+  f.raise();
+  f.fail(0);
+  f.advance(1s);
+  f.raise();
+  REQUIRE(f.calls() == 2);
+  f.respond(1, 0);
+  auto s = f.stats();
+  CHECK(s.state == "up");
+  CHECK(s.failed_status_5xx == 1);
+}
+
+TEST_CASE("a failure without detail still sets last_error") {
+  fixture f;
+  f.set_url(url_a);
+  f.raise();
+  attempt_result result;
+  result.failure_class = "connect";
+  f.complete(0, std::move(result));
+  auto s = f.stats();
+  CHECK(s.failed_connect == 1);
+  CHECK(s.state == "down");
+  CHECK(s.last_error == "webhook delivery to " + url_a + " failed (connect)");
+}
+
 TEST_CASE("last_error shows the URL without user info or query") {
   fixture f;
   f.set_url("http://alice:s3cret@127.0.0.1:8080/in?token=abc");

@@ -89,13 +89,12 @@ void delivery_counters::count_failed(const attempt_result& result,
                                      std::string error) {
   ++totals_.failed;
   totals_.last_error = std::move(error);
-  if (result.status >= 300 && result.status < 400)
+  if (result.responded() && result.status >= 300 && result.status < 400)
     ++totals_.failed_status_3xx;
-  else if (result.status >= 400 && result.status < 500)
+  else if (result.responded() && result.status >= 400 && result.status < 500)
     ++totals_.failed_status_4xx;
-  else if (result.status != 0)
-    // 5xx, and the final statuses outside 200..599 that a broken server
-    // may send.
+  else if (result.responded())
+    // 5xx, and every status that `is_standard_final_status` rejects.
     ++totals_.failed_status_5xx;
   else if (result.failure_class == "timeout")
     ++totals_.failed_timeout;

@@ -16,6 +16,13 @@ enum class drop_reason { full, down, disabled, filtered, oversize };
 /// Returns the counter name of `reason`, such as `full`.
 std::string_view to_string(drop_reason reason) noexcept;
 
+/// Returns whether HTTP defines `status` for a final response: 200 to 599.
+/// A receiver that sends any other final status, such as 0, 101 or 600, is
+/// alive but broken, so its events fail and count as `status_5xx`.
+constexpr bool is_standard_final_status(int status) noexcept {
+  return status >= 200 && status < 600;
+}
+
 /// The latencies of the most recent deliveries, at most `capacity` of them.
 class latency_sample {
 public:
@@ -55,7 +62,8 @@ public:
                        std::string delivered_at);
 
   /// Counts one failed attempt: by its status class when a response
-  /// arrived, by its failure class otherwise. `error` becomes `last_error`.
+  /// arrived, by its failure class otherwise. `error`, which must not be
+  /// empty, becomes `last_error`.
   void count_failed(const attempt_result& result, std::string error);
 
   /// Returns the counters together with the actor's current view.
