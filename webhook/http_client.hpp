@@ -46,8 +46,8 @@ struct http_client_options {
 /// final response by the deadline), `connect` (refused, reset or closed before
 /// a response, invalid response, rejected address) and `dns`.
 // TODO: https URLs need TLS (OpenSSL through Beast's ssl_stream), which
-// would add the `tls` failure class; until then the webhook actor rejects
-// them.
+// would add the `tls` failure class; until then `protocol::parse_webhook_url`
+// rejects them.
 std::shared_ptr<transport> make_http_client(boost::asio::io_context& io,
                                             http_client_options options = {});
 

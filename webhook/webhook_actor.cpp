@@ -116,17 +116,6 @@ webhook_options normalized(webhook_options options) {
   return options;
 }
 
-// Validates a URL for this actor: the shared validator, then what this
-// client cannot do yet.
-boost::system::result<protocol::webhook_target, protocol::webhook_url_error>
-check_url(std::string_view url) {
-  auto target = protocol::parse_webhook_url(url);
-  // TODO: accept https once the HTTP client speaks TLS.
-  if (target && target->is_https())
-    return protocol::webhook_url_error{"https webhooks are not supported yet"};
-  return target;
-}
-
 std::string current_url(const webhook_state& st) {
   return st.target ? st.target->redacted : std::string{};
 }
@@ -488,7 +477,7 @@ caf::result<std::string> set_url(webhook_pointer self, const std::string& url) {
     clear_url(self);
     return std::string{};
   }
-  auto target = check_url(url);
+  auto target = protocol::parse_webhook_url(url);
   if (!target)
     return actors::make_error(actors::errc::invalid_argument,
                               target.error().message);
@@ -544,7 +533,7 @@ webhook_actor spawn_webhook(caf::actor_system& sys,
                             webhook_options options) {
   std::shared_ptr<const protocol::webhook_target> target;
   if (!options.url.empty()) {
-    auto checked = check_url(options.url);
+    auto checked = protocol::parse_webhook_url(options.url);
     if (!checked)
       throw std::invalid_argument(checked.error().message);
     target

@@ -63,12 +63,12 @@ struct webhook_options {
 /// endpoint up, and so is any status outside 200 to 599 (counted as
 /// `status_5xx`).
 ///
-/// `set_url_atom` validates with `protocol::parse_webhook_url`, rejects
-/// https for now, and applies at once: buffered events go to the new URL,
-/// requests in flight finish on their own. An invalid URL gets an
-/// `actors::errc::invalid_argument` error whose context is the message for
-/// the user. `drain_atom` is answered once nothing is buffered or in flight,
-/// or after `shutdown_grace`, and logs the final counters.
+/// `set_url_atom` validates with `protocol::parse_webhook_url` and applies
+/// at once: buffered events go to the new URL, and requests in flight finish
+/// on their own. An invalid URL gets an `actors::errc::invalid_argument`
+/// error whose context is the message for the user. `drain_atom` is answered
+/// once nothing is buffered or in flight, or after `shutdown_grace`, and logs
+/// the final counters.
 ///
 /// Throws `std::invalid_argument` when `options.url` is not a valid webhook
 /// URL.

@@ -491,12 +491,12 @@ TEST_CASE("an invalid URL is rejected and changes nothing") {
   fixture f;
   f.set_url(url_a);
   CHECK(f.rejected_url_message("ftp://example.com/")
-        == "webhook URL must use http or https");
+        == "webhook URL must start with http://");
   CHECK(f.rejected_url_message("http://169.254.169.254/")
         == "webhook URL host 169.254.169.254 is a link-local or cloud "
            "metadata address");
   CHECK(f.rejected_url_message("https://example.com/")
-        == "https webhooks are not supported yet");
+        == "https webhook URLs are not supported yet; use http://");
   auto s = f.stats();
   CHECK(s.url == url_a);
   CHECK(s.state == "up");
@@ -513,7 +513,7 @@ TEST_CASE("spawn rejects an invalid initial URL") {
   options.url = "https://example.com/";
   CHECK_THROWS_WITH(
       spawn_webhook(sys, std::make_shared<fake_transport>(), options),
-      "https webhooks are not supported yet");
+      "https webhook URLs are not supported yet; use http://");
 }
 
 TEST_CASE("an initial URL is used from the start") {
