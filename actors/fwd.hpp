@@ -17,7 +17,7 @@
 /// actor and the event sink that every event source sends to.
 namespace pilot::actors {
 
-/// The node as the registry actor currently knows it.
+/// The node's registration state as the registry actor last recorded it.
 struct node_info {
   bool registered = false;
   std::uint32_t node_id = 0;
@@ -40,7 +40,7 @@ typename Inspector::result_type inspect(Inspector& f, node_info& x) {
            x.owner, x.registry, x.registry_error);
 }
 
-/// One answer from the registry connection to the registry actor: the JSON
+/// One result from the registry connection to the registry actor: the JSON
 /// body of the response frame, or the reason why none arrived.
 struct registry_reply {
   std::uint64_t request_id = 0;
@@ -48,7 +48,7 @@ struct registry_reply {
   std::string error;      ///< Transport failure text; empty on success.
   bool timed_out = false; ///< The failure is the request's deadline.
   /// The request failed before it was sent (too large, or too many waiting),
-  /// so the failure tells nothing about the registry.
+  /// so the failure says nothing about whether the registry is reachable.
   bool unsent = false;
 };
 
