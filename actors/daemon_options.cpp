@@ -131,7 +131,7 @@ constexpr flag_spec flag_specs[] = {
        opts.registry = value;
      }},
     {"beacon", value_kind::text, "HOST:PORT",
-     "beacon address; stored for tunnels, which are not implemented yet "
+     "beacon for endpoint discovery, hole punching and relay; \"\" for none "
      "(default 34.71.57.205:9001)",
      [](daemon_options& opts, const std::string& value) {
        if (!value.empty())
@@ -241,14 +241,50 @@ constexpr flag_spec flag_specs[] = {
          throw invalid_value(quote_value(value) + " is not text or json");
      }},
     {"encrypt", value_kind::boolean, "",
-     "encrypt tunnels; stored for tunnels, which are not implemented yet "
-     "(default true)",
+     "encrypt and authenticate tunnels (default true)",
      [](daemon_options& opts, const std::string& value) {
        opts.encrypt = parse_bool(value);
      }},
     {"no-encrypt", value_kind::boolean, "", "same as --encrypt=false",
      [](daemon_options& opts, const std::string& value) {
        opts.encrypt = !parse_bool(value);
+     }},
+    {"idle-timeout", value_kind::duration, "DURATION",
+     "close stream connections idle longer than this, from 1s to 24h "
+     "(default 2m)",
+     [](daemon_options& opts, const std::string& value) {
+       auto timeout = parse_milliseconds(value);
+       check_range(timeout, std::chrono::seconds{1}, std::chrono::hours{24});
+       opts.transport.idle_timeout = timeout;
+     }},
+    {"time-wait", value_kind::duration, "DURATION",
+     "how long a closed connection stays in TIME_WAIT, from 0s to 5m "
+     "(default 10s)",
+     [](daemon_options& opts, const std::string& value) {
+       auto wait = parse_milliseconds(value);
+       check_range(wait, milliseconds{0}, std::chrono::minutes{5});
+       opts.transport.time_wait = wait;
+     }},
+    {"syn-rate-limit", value_kind::count, "N",
+     "new incoming connections accepted per second from all peers, from 1 "
+     "to 100000 (default 100)",
+     [](daemon_options& opts, const std::string& value) {
+       opts.transport.syn_rate_limit = parse_count(value, 1, 100'000);
+     }},
+    {"max-conns-per-port", value_kind::count, "N",
+     "incoming connections per local port, from 1 to 65536 (default 1024)",
+     [](daemon_options& opts, const std::string& value) {
+       opts.transport.max_conns_per_port = parse_count(value, 1, 65'536);
+     }},
+    {"max-conns-total", value_kind::count, "N",
+     "incoming connections in all, from 1 to 65536 (default 4096)",
+     [](daemon_options& opts, const std::string& value) {
+       opts.transport.max_conns_total = parse_count(value, 1, 65'536);
+     }},
+    {"no-echo", value_kind::boolean, "",
+     "turn off the built-in echo service on port 7",
+     [](daemon_options& opts, const std::string& value) {
+       opts.transport.echo = !parse_bool(value);
      }},
 };
 

@@ -32,13 +32,25 @@ struct webhook_settings {
       = default;
 };
 
+/// Settings of the stream transport and its built-in services.
+struct transport_settings {
+  std::chrono::milliseconds idle_timeout{120'000};
+  std::chrono::milliseconds time_wait{10'000};
+  /// New incoming connections per second from all peers together.
+  std::size_t syn_rate_limit = 100;
+  std::size_t max_conns_per_port = 1024;
+  std::size_t max_conns_total = 4096;
+  /// Whether the echo service answers on port 7.
+  bool echo = true;
+};
+
 /// Everything `pilot-daemon` is configured with: the flags, merged with the
 /// config file and the defaults (command line before file before default).
 struct daemon_options {
   /// `--config`: the JSON config file, or empty.
   std::string config_file;
   std::string registry{default_registry_address};
-  // TODO: the beacon is stored but unused until tunnels exist.
+  /// The beacon's `host:port`, or empty for none.
   std::string beacon{default_beacon_address};
   /// The tunnel's UDP listen address, `host:port` with an optional host.
   std::string listen = ":0";
@@ -58,8 +70,9 @@ struct daemon_options {
   std::chrono::milliseconds shutdown_grace{3'000};
   log::level log_level = log::level::info;
   log::format log_format = log::format::text;
-  // TODO: stored but unused until tunnels exist.
+  /// Whether tunnels are encrypted and authenticated.
   bool encrypt = true;
+  transport_settings transport;
   /// `--help` or `--version` was given; nothing else was checked.
   bool show_help = false;
   bool show_version = false;

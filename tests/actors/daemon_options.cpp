@@ -102,6 +102,12 @@ TEST_CASE("daemon options have the documented defaults") {
   CHECK(opts.log_level == pilot::actors::log::level::info);
   CHECK(opts.log_format == pilot::actors::log::format::text);
   CHECK(opts.encrypt);
+  CHECK(opts.transport.idle_timeout == 120s);
+  CHECK(opts.transport.time_wait == 10s);
+  CHECK(opts.transport.syn_rate_limit == 100);
+  CHECK(opts.transport.max_conns_per_port == 1024);
+  CHECK(opts.transport.max_conns_total == 4096);
+  CHECK(opts.transport.echo);
   CHECK_FALSE(opts.show_help);
   CHECK(opts.warnings.empty());
 }
@@ -137,6 +143,20 @@ TEST_CASE("daemon options parse boolean values") {
         == "--public: \"maybe\" is not a boolean; use true or false");
   CHECK(parse_error({"--encrypt", "--no-encrypt"})
         == "--encrypt and --no-encrypt contradict each other");
+}
+
+TEST_CASE("daemon options set the stream transport's limits") {
+  auto opts = parse({"--idle-timeout", "2s", "--time-wait=0s",
+                     "--syn-rate-limit", "5", "--max-conns-per-port", "8",
+                     "--max-conns-total", "16", "--no-echo"});
+  CHECK(opts.transport.idle_timeout == 2s);
+  CHECK(opts.transport.time_wait == 0s);
+  CHECK(opts.transport.syn_rate_limit == 5);
+  CHECK(opts.transport.max_conns_per_port == 8);
+  CHECK(opts.transport.max_conns_total == 16);
+  CHECK_FALSE(opts.transport.echo);
+  CHECK(parse_error({"--syn-rate-limit", "0"}).starts_with("--syn-rate-limit"));
+  CHECK(parse_error({"--idle-timeout", "500ms"}).starts_with("--idle-timeout"));
 }
 
 TEST_CASE("daemon options parse Go durations") {
