@@ -313,4 +313,41 @@ result<accept_push> decode_accept(std::string_view payload) {
                      get_address(payload, 6), get_u16(payload, 12)};
 }
 
+std::string encode_send_to(const send_to_request& request) {
+  std::string payload;
+  payload.reserve(ipc_address_size + 2 + request.data.size());
+  put_address(payload, request.address);
+  put_u16(payload, request.port);
+  payload += request.data;
+  return payload;
+}
+
+result<send_to_request> decode_send_to(std::string_view payload) {
+  constexpr auto header_size = ipc_address_size + 2;
+  if (payload.size() < header_size)
+    return errc::truncated;
+  return send_to_request{get_address(payload, 0),
+                         get_u16(payload, ipc_address_size),
+                         std::string{payload.substr(header_size)}};
+}
+
+std::string encode_recv_from(const recv_from_push& push) {
+  std::string payload;
+  payload.reserve(ipc_recv_from_header_size + push.data.size());
+  put_address(payload, push.src_address);
+  put_u16(payload, push.src_port);
+  put_u16(payload, push.dst_port);
+  payload += push.data;
+  return payload;
+}
+
+result<recv_from_push> decode_recv_from(std::string_view payload) {
+  if (payload.size() < ipc_recv_from_header_size)
+    return errc::truncated;
+  return recv_from_push{get_address(payload, 0),
+                        get_u16(payload, ipc_address_size),
+                        get_u16(payload, ipc_address_size + 2),
+                        std::string{payload.substr(ipc_recv_from_header_size)}};
+}
+
 } // namespace pilot::protocol

@@ -246,4 +246,42 @@ std::string encode_accept(const accept_push& push);
 /// Decodes an Accept payload. Fails with `errc::truncated` under 14 bytes.
 result<accept_push> decode_accept(std::string_view payload);
 
+/// A SendTo request: one datagram to a remote address and port.
+struct send_to_request {
+  ipc_address address;
+  std::uint16_t port = 0;
+  std::string data;
+
+  friend bool operator==(const send_to_request&, const send_to_request&)
+      = default;
+};
+
+/// Encodes a SendTo payload: address(6), port u16, then the data.
+std::string encode_send_to(const send_to_request& request);
+
+/// Decodes a SendTo payload. Fails with `errc::truncated` under 8 bytes; the
+/// data may be empty.
+result<send_to_request> decode_send_to(std::string_view payload);
+
+/// A RecvFrom push: one datagram that arrived for any port.
+struct recv_from_push {
+  ipc_address src_address;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  std::string data;
+
+  friend bool operator==(const recv_from_push&, const recv_from_push&)
+      = default;
+};
+
+/// Size of a RecvFrom payload without its data.
+inline constexpr std::size_t ipc_recv_from_header_size = 10;
+
+/// Encodes a RecvFrom payload: source address(6), src_port u16, dst_port
+/// u16, then the data.
+std::string encode_recv_from(const recv_from_push& push);
+
+/// Decodes a RecvFrom payload. Fails with `errc::truncated` under 10 bytes.
+result<recv_from_push> decode_recv_from(std::string_view payload);
+
 } // namespace pilot::protocol

@@ -81,6 +81,32 @@ TEST_CASE("ipc accept example matches the reference bytes") {
   CHECK(decode_accept(decode_one(push).payload).value() == accept);
 }
 
+TEST_CASE("ipc send_to payload puts the address before the port") {
+  send_to_request request{{1, 0xF2910004}, 5000, "ping"};
+  auto payload = encode_send_to(request);
+  CHECK(payload
+        == bytes({0x00, 0x01, 0xf2, 0x91, 0x00, 0x04, 0x13, 0x88}) + "ping");
+  CHECK(decode_send_to(payload).value() == request);
+}
+
+TEST_CASE("ipc send_to payload may carry no data") {
+  send_to_request request{{0, 5}, 7, ""};
+  auto decoded = decode_send_to(encode_send_to(request));
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->data.empty());
+  CHECK(*decoded == request);
+}
+
+TEST_CASE("ipc recv_from push carries both ports") {
+  recv_from_push push{{0, 9}, 49153, 5000, "pong"};
+  auto frame = encode_frame(ipc_command::recv_from, encode_recv_from(push));
+  CHECK(frame
+        == bytes({0x00, 0x00, 0x00, 0x0f, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00,
+                  0x09, 0xc0, 0x01, 0x13, 0x88})
+               + "pong");
+  CHECK(decode_recv_from(decode_one(frame).payload).value() == push);
+}
+
 TEST_CASE("ipc handshake example matches the reference bytes") {
   auto request = bytes(
       {0x00, 0x00, 0x00, 0x08, 0x0f, 0x01, 0x00, 0x00, 0x00, 0x05, 0x68, 0x69});
@@ -266,4 +292,6 @@ TEST_CASE("ipc short payloads are truncated") {
   CHECK(decode_conn_id(bytes({0, 0, 7})).error() == errc::truncated);
   CHECK(decode_conn_data(bytes({0, 0, 7})).error() == errc::truncated);
   CHECK(decode_accept(std::string(13, '\0')).error() == errc::truncated);
+  CHECK(decode_send_to(std::string(7, '\0')).error() == errc::truncated);
+  CHECK(decode_recv_from(std::string(9, '\0')).error() == errc::truncated);
 }
