@@ -97,6 +97,10 @@ std::string to_string(errc code) {
       return "busy";
     case errc::stopping:
       return "stopping";
+    case errc::connection_refused:
+      return "connection_refused";
+    case errc::not_found:
+      return "not_found";
   }
   return "unknown";
 }

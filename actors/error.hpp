@@ -33,6 +33,10 @@ enum class errc : std::uint8_t {
   busy,
   /// The actor is stopping and takes no new requests.
   stopping,
+  /// The peer answered a connection request with an RST.
+  connection_refused,
+  /// No connection or other object has the ID in the request.
+  not_found,
 };
 
 /// The category atom of errors made from `errc`.
