@@ -1,6 +1,7 @@
 """Shared pieces of the system tests: free loopback ports, the real
 binaries started as child processes, recording HTTP receivers, pilotctl
-calls, and a tiny runner that prints "system: N passed, N failed".
+calls, a client of the daemon's IPC socket, and a tiny runner that prints
+"system: N passed, N failed".
 
 Every process a test starts is registered here and killed at exit, and every
 file lives in a temporary directory that is removed at exit.
@@ -11,8 +12,10 @@ import json
 import os
 import re
 import shutil
+import queue
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -62,6 +65,13 @@ def make_temp_dir():
 def free_port():
     """Returns a loopback TCP port that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_udp_port():
+    """Returns a loopback UDP port that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
@@ -137,6 +147,17 @@ class Registry(Process):
         self.address = match.group(1)
 
 
+class Beacon(Process):
+    """A real pilot-beacon on a loopback UDP port (a free one by default)."""
+
+    def __init__(self, *extra_args, port=0):
+        super().__init__([binary("pilot-beacon"), "--listen",
+                          f"127.0.0.1:{port}", *extra_args], name="beacon")
+        match = self.wait_for_log(r"beacon-listening.*address=([\d.]+):(\d+)")
+        self.address = (match.group(1), int(match.group(2)))
+        self.text = f"{self.address[0]}:{self.address[1]}"
+
+
 class Receiver:
     """A recording HTTP receiver on a free loopback port.
 
@@ -204,6 +225,40 @@ class Receiver:
 
         return wait_until(find, timeout, what=f"event {name}")
 
+    def event_data(self, name, where=None):
+        """Returns the data of every recorded event called name, in arrival
+        order, that where(data) accepts (all of them without where)."""
+        with self.lock:
+            bodies = [r["body"] for r in self.requests if r["body"]]
+        return [b.get("data") for b in bodies if b.get("event") == name
+                and (where is None or where(b.get("data")))]
+
+    def wait_for_data(self, name, where=None, timeout=10):
+        """Waits for an event called name whose data where(data) accepts and
+        returns that data; fails with every recorded event of that name."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.event_data(name, where)
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {name} with "
+                    f"matching data; recorded: {self.event_data(name)}; "
+                    f"all events: {self.events()}")
+            time.sleep(0.05)
+
+    def assert_no_event(self, name, where=None, within=0.5):
+        """Fails if an event called name that where(data) accepts arrives
+        now or in the next `within` seconds."""
+        deadline = time.monotonic() + within
+        while True:
+            found = self.event_data(name, where)
+            assert not found, f"unexpected {name}: {found}"
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
+
     def close(self):
         self.server.shutdown()
         self.server.server_close()
@@ -262,13 +317,25 @@ def _port_open(port):
         return False
 
 
-class Node:
-    """One daemon's world: a temporary HOME, a socket path and pilotctl."""
+def _has_flag(args, name):
+    return any(a in (f"--{name}", f"-{name}") or a.startswith(f"--{name}=")
+               or a.startswith(f"-{name}=") for a in args)
 
-    def __init__(self, registry):
+
+class Node:
+    """One daemon's world: a temporary HOME, a socket path and pilotctl.
+
+    The daemon talks to `registry` and to `beacon`, anything whose `text`
+    is a loopback host:port (a Beacon, or a relay in front of one), or to
+    no beacon when it is None. A daemon started here never falls back to
+    the public registry or beacon that are the daemon's defaults.
+    """
+
+    def __init__(self, registry, beacon=None):
         self.home = make_temp_dir()
         self.socket = os.path.join(self.home, "pilot.sock")
         self.registry = registry
+        self.beacon = beacon
         self.daemon = None
         # A daemon started by "pilotctl daemon start" is not our child; its
         # pid file lets the exit handler kill it if a test fails midway.
@@ -278,8 +345,14 @@ class Node:
         return {"HOME": self.home, "PILOT_SOCKET": self.socket,
                 "PILOT_REGISTRY": self.registry.address}
 
+    def beacon_address(self):
+        """Returns the beacon's host:port, or "" for no beacon."""
+        return self.beacon.text if self.beacon else ""
+
     def pilotctl(self, *args, timeout=30):
         """Runs pilotctl --json; returns (exit code, parsed JSON or None)."""
+        if args[:2] == ("daemon", "start") and not _has_flag(args, "beacon"):
+            args = (*args, f"--beacon={self.beacon_address()}")
         env = dict(os.environ)
         env.update(self.env())
         done = subprocess.run([binary("pilotctl"), "--json", *args], env=env,
@@ -291,6 +364,17 @@ class Node:
             return done.returncode, {"raw": text,
                                      "stderr": done.stderr.decode()}
 
+    def pilotctl_process(self, *args):
+        """Starts pilotctl --json in the background and returns the Popen
+        with stdout and stderr as pipes; finish_pilotctl waits for it."""
+        env = dict(os.environ)
+        env.update(self.env())
+        proc = subprocess.Popen([binary("pilotctl"), "--json", *args],
+                                env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        _processes.append(proc)
+        return proc
+
     def ok(self, *args, timeout=30):
         """Runs pilotctl and returns its data; fails the test on an error."""
         code, out = self.pilotctl(*args, timeout=timeout)
@@ -298,17 +382,48 @@ class Node:
         assert out.get("status") == "ok", out
         return out["data"]
 
-    def start_daemon(self, *extra_args):
-        """Starts pilot-daemon in the foreground of a child process."""
+    def start_daemon(self, *extra_args, listen="127.0.0.1:0", webhook=None,
+                     public=False, encrypt=True, endpoint=None,
+                     idle_timeout=None, syn_rate_limit=None, time_wait=None,
+                     echo=True):
+        """Starts pilot-daemon in the foreground of a child process.
+
+        Durations are Go duration strings such as "2s". extra_args go last
+        and may name any other flag.
+        """
+        options = []
+        if not _has_flag(extra_args, "beacon"):
+            # pilot-daemon takes an empty value only as the next argument.
+            options += ["--beacon", self.beacon_address()]
+        if webhook is not None:
+            options += ["--webhook", webhook]
+        if public:
+            options.append("--public")
+        if not encrypt:
+            options.append("--no-encrypt")
+        if endpoint is not None:
+            options += ["--endpoint", endpoint]
+        if idle_timeout is not None:
+            options += ["--idle-timeout", idle_timeout]
+        if syn_rate_limit is not None:
+            options += ["--syn-rate-limit", str(syn_rate_limit)]
+        if time_wait is not None:
+            options += ["--time-wait", time_wait]
+        if not echo:
+            options.append("--no-echo")
         self.daemon = Process([
             binary("pilot-daemon"), "--registry", self.registry.address,
-            "--socket", self.socket, "--listen", "127.0.0.1:0",
+            "--socket", self.socket, "--listen", listen,
             "--identity", os.path.join(self.home, ".pilot", "identity.json"),
-            *extra_args], env=self.env(), name="daemon")
+            *options, *extra_args], env=self.env(), name="daemon")
         return self.daemon
 
     def wait_registered(self, timeout=15):
         def registered():
+            if self.daemon is not None and not self.daemon.running():
+                raise AssertionError(
+                    f"pilot-daemon exited with {self.daemon.proc.returncode} "
+                    f"before registering:\n{self.daemon.log()}")
             code, out = self.pilotctl("info", timeout=5)
             if code == 0 and out["data"].get("node_id"):
                 return out["data"]
@@ -319,6 +434,340 @@ class Node:
 
     def webhook_counters(self):
         return self.ok("webhook")
+
+    def ipc(self):
+        """Returns a new IpcClient connected to this node's daemon."""
+        return IpcClient(self.socket)
+
+
+# -- IPC client ---------------------------------------------------------------
+
+IPC_BIND = 0x01
+IPC_BIND_OK = 0x02
+IPC_DIAL = 0x03
+IPC_DIAL_OK = 0x04
+IPC_ACCEPT = 0x05
+IPC_SEND = 0x06
+IPC_RECV = 0x07
+IPC_CLOSE = 0x08
+IPC_CLOSE_OK = 0x09
+IPC_ERROR = 0x0A
+IPC_SEND_TO = 0x0B
+IPC_RECV_FROM = 0x0C
+IPC_INFO = 0x0D
+IPC_INFO_OK = 0x0E
+IPC_MAX_FRAME = 1 << 20
+# Data per Send: a frame of at most 1 MiB contains the command byte, the
+# 4-byte connection ID and the data.
+IPC_MAX_SEND = IPC_MAX_FRAME - 5
+
+
+def encode_address(text):
+    """Encodes a text address N:NNNN.HHHH.LLLL as its 6 wire bytes."""
+    network, groups = text.split(":", 1)
+    _, high, low = groups.split(".")
+    return struct.pack(">HHH", int(network), int(high, 16), int(low, 16))
+
+
+def decode_address(raw):
+    """Decodes 6 wire bytes to the text address N:NNNN.HHHH.LLLL."""
+    network, high, low = struct.unpack(">HHH", raw)
+    return f"{network}:{network:04X}.{high:04X}.{low:04X}"
+
+
+class IpcError(Exception):
+    """An Error (0x0A) reply of the daemon; the message is its text."""
+
+
+class StreamConnection:
+    """One stream connection of an IpcClient: the data the daemon pushed in
+    Recv frames, and whether the receive side has ended."""
+
+    def __init__(self, client, conn_id, local_port=None, remote_addr=None,
+                 remote_port=None):
+        self.client = client
+        self.id = conn_id
+        self.local_port = local_port
+        self.remote_addr = remote_addr
+        self.remote_port = remote_port
+        self.buffer = bytearray()
+        self.received = 0
+        self.eof = False
+        # False for connections whose data only gets counted (benchmarks).
+        self.keep_data = client.keep_data
+        self.changed = threading.Condition(client.lock)
+
+    def send(self, data, chunk=256 * 1024):
+        """Sends data in Send frames of at most `chunk` bytes each."""
+        view = memoryview(data)
+        for start in range(0, len(view), chunk):
+            self.client.send_frame(
+                IPC_SEND, struct.pack(">I", self.id) + view[start:start + chunk])
+
+    def read_some(self, timeout=10):
+        """Returns the data received so far (waiting for some), or b"" once
+        the receive side has ended and everything was read."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.buffer or self.eof,
+                                         timeout):
+                raise AssertionError(
+                    f"no data on connection {self.id} within {timeout}s")
+            data = bytes(self.buffer)
+            self.buffer.clear()
+            return data
+
+    def read_exactly(self, size, timeout=30):
+        """Returns exactly size bytes; fails on EOF or at the deadline."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while len(self.buffer) < size:
+                left = deadline - time.monotonic()
+                if self.eof:
+                    raise AssertionError(
+                        f"connection {self.id} ended after "
+                        f"{len(self.buffer)} of {size} bytes")
+                if left <= 0 or not self.changed.wait(left):
+                    raise AssertionError(
+                        f"connection {self.id}: {len(self.buffer)} of {size} "
+                        f"bytes within {timeout}s")
+            data = bytes(self.buffer[:size])
+            del self.buffer[:size]
+            return data
+
+    def wait_received(self, size, timeout=30):
+        """Waits until `size` bytes in all have arrived (kept or not)."""
+        with self.changed:
+            if not self.changed.wait_for(
+                    lambda: self.received >= size or self.eof, timeout):
+                raise AssertionError(
+                    f"connection {self.id}: {self.received} of {size} bytes "
+                    f"within {timeout}s")
+            assert self.received >= size, (
+                f"connection {self.id} ended after {self.received} of "
+                f"{size} bytes")
+
+    def wait_eof(self, timeout=10):
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.eof, timeout):
+                raise AssertionError(
+                    f"connection {self.id} still open after {timeout}s")
+
+    def close(self, timeout=10):
+        return self.client.close_connection(self.id, timeout)
+
+
+class IpcClient:
+    """A client of the daemon's IPC socket that speaks its framing directly:
+    `len u32 BE | cmd u8 | payload`, requests answered in order, and Accept,
+    Recv, CloseOK and RecvFrom pushes at any time.
+
+    A reader thread sorts what the daemon sends: replies go to the oldest
+    waiting request, Recv data to its StreamConnection, Accept pushes to
+    `accepted`, datagrams to `datagrams`. Errors that no request waits for
+    (failed Sends) are kept in `unsolicited_errors`. With keep_data false,
+    connections only count the bytes they receive.
+    """
+
+    def __init__(self, socket_path, timeout=10, keep_data=True):
+        self.keep_data = keep_data
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(socket_path)
+        self.sock.settimeout(None)
+        self.lock = threading.Lock()
+        self.send_lock = threading.Lock()
+        self.waiters = []  # [expected command, conn ID or None, queue]
+        self.connections = {}
+        self.accepted = queue.Queue()
+        self.datagrams = queue.Queue()
+        self.unsolicited_errors = []
+        self.closed = False
+        self.reader = threading.Thread(target=self._read_loop, daemon=True)
+        self.reader.start()
+
+    # -- sending --
+
+    def send_frame(self, command, payload=b""):
+        header = struct.pack(">IB", len(payload) + 1, command)
+        with self.send_lock:
+            self.sock.sendall(header)
+            if payload:
+                self.sock.sendall(payload)
+
+    def request(self, command, payload, expected, conn_id=None, timeout=10):
+        """Sends a request and returns the payload of its reply; raises
+        IpcError for an Error reply."""
+        answer = queue.Queue(maxsize=1)
+        with self.send_lock:
+            with self.lock:
+                self.waiters.append([expected, conn_id, answer])
+            header = struct.pack(">IB", len(payload) + 1, command)
+            self.sock.sendall(header + bytes(payload))
+        try:
+            reply_command, reply = answer.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(
+                f"no reply to IPC command 0x{command:02x} within {timeout}s")
+        if reply_command == IPC_ERROR:
+            raise IpcError(reply[2:].decode("utf-8", "replace"))
+        return reply
+
+    def bind(self, port, timeout=10):
+        reply = self.request(IPC_BIND, struct.pack(">H", port), IPC_BIND_OK,
+                             timeout=timeout)
+        return struct.unpack(">H", reply)[0]
+
+    def dial(self, address, port, timeout=45):
+        """Dials address:port and returns the StreamConnection."""
+        reply = self.request(IPC_DIAL,
+                             encode_address(address) + struct.pack(">H", port),
+                             IPC_DIAL_OK, timeout=timeout)
+        conn_id = struct.unpack(">I", reply)[0]
+        with self.lock:
+            conn = self._connection(conn_id)
+            conn.remote_addr, conn.remote_port = address, port
+        return conn
+
+    def accept(self, timeout=10):
+        try:
+            return self.accepted.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no Accept push within {timeout}s")
+
+    def close_connection(self, conn_id, timeout=10):
+        reply = self.request(IPC_CLOSE, struct.pack(">I", conn_id),
+                             IPC_CLOSE_OK, conn_id=conn_id, timeout=timeout)
+        return struct.unpack(">I", reply)[0]
+
+    def send_to(self, address, port, data):
+        """Sends one datagram; the daemon replies only on failure."""
+        self.send_frame(IPC_SEND_TO,
+                        encode_address(address) + struct.pack(">H", port)
+                        + data)
+
+    def receive_datagram(self, timeout=10):
+        """Returns (src_addr, src_port, dst_port, data) of the next
+        RecvFrom push."""
+        try:
+            return self.datagrams.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no RecvFrom push within {timeout}s")
+
+    def info(self, timeout=10):
+        return json.loads(self.request(IPC_INFO, b"", IPC_INFO_OK,
+                                       timeout=timeout))
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.reader.join(5)
+
+    # -- receiving --
+
+    def _connection(self, conn_id):
+        conn = self.connections.get(conn_id)
+        if conn is None:
+            conn = StreamConnection(self, conn_id)
+            self.connections[conn_id] = conn
+        return conn
+
+    def _read_loop(self):
+        pending = bytearray()
+        chunk = bytearray(4 << 20)
+        view = memoryview(chunk)
+        while True:
+            try:
+                n = self.sock.recv_into(chunk)
+            except OSError:
+                n = 0
+            if n == 0:
+                break
+            pending += view[:n]
+            offset = 0
+            while len(pending) - offset >= 4:
+                length = int.from_bytes(pending[offset:offset + 4], "big")
+                if len(pending) - offset - 4 < length:
+                    break
+                if length:
+                    self._dispatch(pending[offset + 4],
+                                   pending[offset + 5:offset + 4 + length])
+                offset += 4 + length
+            del pending[:offset]
+        with self.lock:
+            for conn in self.connections.values():
+                conn.eof = True
+                conn.changed.notify_all()
+            for _, _, answer in self.waiters:
+                answer.put((IPC_ERROR, b"\0\1IPC socket closed"))
+            self.waiters.clear()
+
+    def _dispatch(self, command, payload):
+        if command == IPC_RECV:
+            conn_id = int.from_bytes(payload[:4], "big")
+            with self.lock:
+                conn = self._connection(conn_id)
+                conn.received += len(payload) - 4
+                if conn.keep_data:
+                    conn.buffer += payload[4:]
+                conn.changed.notify_all()
+        elif command == IPC_ACCEPT:
+            local_port, conn_id = struct.unpack(">HI", payload[:6])
+            with self.lock:
+                conn = self._connection(conn_id)
+                conn.local_port = local_port
+                conn.remote_addr = decode_address(bytes(payload[6:12]))
+                conn.remote_port = struct.unpack(">H", payload[12:14])[0]
+            self.accepted.put(conn)
+        elif command == IPC_RECV_FROM:
+            src = decode_address(bytes(payload[:6]))
+            src_port, dst_port = struct.unpack(">HH", payload[6:10])
+            self.datagrams.put((src, src_port, dst_port, bytes(payload[10:])))
+        elif command == IPC_CLOSE_OK:
+            self._on_close_ok(int.from_bytes(payload[:4], "big"),
+                              bytes(payload))
+        else:
+            self._on_reply(command, bytes(payload))
+
+    def _on_close_ok(self, conn_id, payload):
+        with self.lock:
+            conn = self._connection(conn_id)
+            conn.eof = True
+            conn.changed.notify_all()
+            if (self.waiters and self.waiters[0][0] == IPC_CLOSE_OK
+                    and self.waiters[0][1] == conn_id):
+                self.waiters.pop(0)[2].put((IPC_CLOSE_OK, payload))
+
+    def _on_reply(self, command, payload):
+        with self.lock:
+            if not self.waiters:
+                if command == IPC_ERROR:
+                    self.unsolicited_errors.append(
+                        payload[2:].decode("utf-8", "replace"))
+                return
+            expected, _, answer = self.waiters[0]
+            if command in (expected, IPC_ERROR):
+                self.waiters.pop(0)
+                answer.put((command, payload))
+
+
+def finish_pilotctl(proc, timeout):
+    """Waits for a pilotctl started by Node.pilotctl_process and returns
+    its data; fails with its error output if it failed or ran too long."""
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"pilotctl still running after {timeout}s")
+    assert proc.returncode == 0, (
+        f"pilotctl exited {proc.returncode}: {stderr.decode()}")
+    out = json.loads(stdout)
+    assert out.get("status") == "ok", out
+    return out["data"]
 
 
 def assert_invariant(counters):

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Stream throughput over an encrypted tunnel between two pilot-daemons on
+loopback, with no webhook and with the webhook pointed at a receiver that
+accepts TCP connections and never answers.
+
+Each run binds a port on daemon B, dials it from daemon A, sends --size-mib
+MiB through A's IPC socket and stops the clock when B's IPC client has
+received the last byte. The two setups run interleaved, --rounds times
+each, and the table shows the median of each and the ratio between them.
+MB is 10^6 bytes and Mbit is 10^6 bits.
+"""
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "system"))
+
+GOAL_MBIT = 1000
+GOAL_WEBHOOK_COST = 0.05
+
+
+class Setup:
+    """Daemons A and B on one registry, both with the same webhook URL (or
+    none), and their IPC clients; B only counts what it receives."""
+
+    def __init__(self, harness, registry, webhook):
+        self.a = harness.Node(registry)
+        self.b = harness.Node(registry)
+        for node in (self.a, self.b):
+            node.start_daemon(webhook=webhook, public=True)
+        self.b_address = self.b.wait_registered()["address"]
+        self.a.wait_registered()
+        self.sender = self.a.ipc()
+        self.listener = harness.IpcClient(self.b.socket, keep_data=False)
+        self.next_port = 2000
+
+    def run(self, size, chunk):
+        """Transfers size bytes and returns the seconds it took."""
+        port = self.next_port
+        self.next_port += 1
+        self.listener.bind(port)
+        conn = self.sender.dial(self.b_address, port)
+        accepted = self.listener.accept()
+        data = os.urandom(chunk)
+        start = time.perf_counter()
+        for _ in range(size // chunk):
+            conn.send(data, chunk)
+        accepted.wait_received(size, timeout=max(60, size / 10e6))
+        elapsed = time.perf_counter() - start
+        conn.close()
+        return elapsed
+
+    def stop(self):
+        self.sender.close()
+        self.listener.close()
+        for node in (self.a, self.b):
+            node.daemon.stop()
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin-dir", default=os.path.join(HERE, "..", "build"),
+                        help="directory with the built binaries")
+    parser.add_argument("--size-mib", type=int, default=128,
+                        help="MiB sent per run (default 128)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="runs of each setup, interleaved (default 5)")
+    parser.add_argument("--chunk-kib", type=int, default=512,
+                        help="KiB per IPC Send frame, at most 1023 "
+                        "(default 512)")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="runs of each setup not counted (default 1)")
+    return parser.parse_args()
+
+
+def mb_per_s(size, seconds):
+    return size / seconds / 1e6
+
+
+def main():
+    args = parse_arguments()
+    os.environ["PILOT_BIN_DIR"] = os.path.abspath(args.bin_dir)
+    import harness  # reads PILOT_BIN_DIR when imported
+
+    size = args.size_mib << 20
+    chunk = args.chunk_kib << 10
+    if not 0 < chunk <= harness.IPC_MAX_SEND:
+        sys.exit(f"--chunk-kib must be from 1 to {harness.IPC_MAX_SEND >> 10}")
+    registry = harness.Registry()
+    silent = harness.Receiver(harness.never_answer)
+    setups = {"no webhook": Setup(harness, registry, None),
+              "webhook never answers": Setup(harness, registry, silent.url)}
+    results = {name: [] for name in setups}
+    try:
+        for round_number in range(args.warmup + args.rounds):
+            for name, setup in setups.items():
+                seconds = setup.run(size, chunk)
+                if round_number >= args.warmup:
+                    results[name].append(mb_per_s(size, seconds))
+    finally:
+        for setup in setups.values():
+            setup.stop()
+        registry.stop()
+    print_table(args, results, len(silent.requests))
+
+
+def print_table(args, results, unanswered):
+    print(f"stream throughput, encrypted tunnel on loopback: "
+          f"{args.size_mib} MiB per run, {args.rounds} runs each "
+          f"(+{args.warmup} warm-up), {args.chunk_kib} KiB IPC writes")
+    print(f"host: {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, binaries in {args.bin_dir}")
+    print()
+    print(f"{'setup':<24}{'median MB/s':>12}{'Mbit/s':>10}"
+          f"{'min MB/s':>10}{'max MB/s':>10}")
+    medians = {}
+    for name, rates in results.items():
+        medians[name] = statistics.median(rates)
+        print(f"{name:<24}{medians[name]:>12.1f}{medians[name] * 8:>10.0f}"
+              f"{min(rates):>10.1f}{max(rates):>10.1f}")
+    base, dead = medians["no webhook"], medians["webhook never answers"]
+    ratio = dead / base
+    print()
+    print(f"ratio b/a (webhook never answers / no webhook): {ratio:.3f} "
+          f"(cost {(1 - ratio) * 100:+.1f} %)")
+    print(f"POSTs the receiver read and never answered: {unanswered}")
+    print(f"goal: > {GOAL_MBIT} Mbit/s: "
+          f"{'met' if base * 8 > GOAL_MBIT else 'NOT met'}; "
+          f"dead receiver costs < {GOAL_WEBHOOK_COST:.0%}: "
+          f"{'met' if 1 - ratio < GOAL_WEBHOOK_COST else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

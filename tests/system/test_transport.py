@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+"""Tunnels, stream connections and datagrams between two real daemons on
+loopback, each with its own registry and beacon started here, checked by
+the webhook events at recording receivers, by pilotctl and by a client that
+speaks the IPC framing directly."""
+import hashlib
+import os
+import socket
+import struct
+import threading
+import time
+
+from harness import (IPC_ERROR, IPC_SEND, Beacon, IpcError, Node, Receiver,
+                     Registry, finish_pilotctl, free_udp_port, run,
+                     wait_until)
+from lossy_relay import TO_TARGET, LossyRelay
+
+EPHEMERAL = range(49152, 65536)
+MIB = 1 << 20
+PILS = b"PILS"
+
+
+class Peer:
+    """A daemon started for a test, its receiver and its registration."""
+
+    def __init__(self, registry, beacon=None, **options):
+        self.receiver = Receiver()
+        self.node = Node(registry, beacon)
+        self.daemon = self.node.start_daemon(webhook=self.receiver.url,
+                                             public=True, **options)
+        info = self.node.wait_registered()
+        self.node_id = info["node_id"]
+        self.address = info["address"]
+        self.clients = []
+
+    def ipc(self):
+        client = self.node.ipc()
+        self.clients.append(client)
+        return client
+
+    def stop(self):
+        for client in self.clients:
+            client.close()
+        code = self.daemon.stop()
+        self.receiver.close()
+        assert code == 0, f"daemon exited {code}:\n{self.daemon.log()}"
+
+
+class World:
+    """A registry, an optional beacon and the peers of one test."""
+
+    def __init__(self, beacon=False):
+        self.registry = Registry()
+        self.beacon = Beacon() if beacon else None
+        self.peers = []
+        self.relays = []
+
+    def peer(self, beacon=None, **options):
+        peer = Peer(self.registry, beacon or self.beacon, **options)
+        self.peers.append(peer)
+        return peer
+
+    def relay(self, target, **faults):
+        relay = LossyRelay(target, **faults)
+        self.relays.append(relay)
+        return relay
+
+    def stop(self):
+        for peer in self.peers:
+            peer.stop()
+        for relay in self.relays:
+            relay.close()
+        if self.beacon:
+            assert self.beacon.stop() == 0
+        self.registry.stop()
+
+
+def with_world(beacon=False):
+    """Runs the test with a World that is stopped afterwards, also when the
+    test fails (the daemons' logs then go to stdout)."""
+    def decorate(test):
+        def wrapper():
+            world = World(beacon)
+            try:
+                test(world)
+            except BaseException:
+                for peer in world.peers:
+                    print(f"--- daemon {peer.address} log:\n"
+                          f"{peer.daemon.log()[-6000:]}")
+                try:
+                    world.stop()
+                except (AssertionError, OSError) as e:
+                    print(f"--- stopping after the failure: {e!r}")
+                raise
+            world.stop()
+        wrapper.__name__ = test.__name__
+        return wrapper
+    return decorate
+
+
+def conn_fields(addr_key, port_key, local_key):
+    """Returns a checker for the four fields of a conn.* event."""
+    def check(data, addr, port=None, local_port=None, conn_id=None):
+        assert set(data) == {addr_key, port_key, local_key, "conn_id"}, data
+        assert data[addr_key] == addr, data
+        assert isinstance(data[port_key], int), data
+        assert isinstance(data[local_key], int), data
+        assert isinstance(data["conn_id"], int) and data["conn_id"] >= 1, data
+        if port is not None:
+            assert data[port_key] == port, data
+        if local_port is not None:
+            assert data[local_key] == local_port, data
+        if conn_id is not None:
+            assert data["conn_id"] == conn_id, data
+    return check
+
+
+check_syn_event = conn_fields("src_addr", "src_port", "dst_port")
+check_close_event = conn_fields("remote_addr", "remote_port", "local_port")
+
+
+def check_established(receiver, peer_id, relay=False):
+    data = receiver.wait_for_data(
+        "tunnel.established", lambda d: d["peer_node_id"] == peer_id)
+    assert data == {"peer_node_id": peer_id, "authenticated": True,
+                    "relay": relay, "rekeyed": False}, data
+
+
+def round_trip(sender, receiver_conn, size, chunk=256 * 1024, timeout=60):
+    """Sends `size` random bytes from the connection `sender`; the accepted
+    connection `receiver_conn` echoes every chunk back through its own
+    client. Returns the SHA-256 digests of the data sent, of the data
+    the far side received, and of the data that came back."""
+    data = os.urandom(size)
+    far_hash = hashlib.sha256()
+    far_count = [0]
+    failure = []
+
+    def echo():
+        try:
+            while far_count[0] < size:
+                piece = receiver_conn.read_some(timeout)
+                if not piece:
+                    break
+                far_hash.update(piece)
+                far_count[0] += len(piece)
+                receiver_conn.send(piece)
+        except BaseException as e:  # reported by the main thread
+            failure.append(e)
+
+    echo_thread = threading.Thread(target=echo, daemon=True)
+    echo_thread.start()
+    sending = threading.Thread(target=sender.send, args=(data, chunk),
+                               daemon=True)
+    sending.start()
+    back = sender.read_exactly(size, timeout)
+    sending.join(timeout)
+    echo_thread.join(timeout)
+    assert not failure, f"echo side failed: {failure[0]!r}"
+    assert far_count[0] == size, f"far side got {far_count[0]} of {size}"
+    return (hashlib.sha256(data).hexdigest(), far_hash.hexdigest(),
+            hashlib.sha256(back).hexdigest())
+
+
+def connect_pair(a, b, port=1000):
+    """Binds `port` on b, dials it from a; returns (dialed, accepted)."""
+    listener = b.ipc()
+    assert listener.bind(port) == port
+    dialer = a.ipc()
+    dialed = dialer.dial(b.address, port)
+    accepted = listener.accept()
+    assert accepted.local_port == port, accepted.local_port
+    assert accepted.remote_addr == a.address, accepted.remote_addr
+    assert accepted.remote_port in EPHEMERAL, accepted.remote_port
+    return dialed, accepted
+
+
+def pils_counter(frame):
+    """Returns the sender node ID and the nonce counter of a PILS frame."""
+    sender, counter = struct.unpack(">I4xQ", frame[4:20])
+    return sender, counter
+
+
+# -- tunnel and stream basics -------------------------------------------------
+
+@with_world(beacon=True)
+def test_tunnel_comes_up_authenticated(world):
+    a, b = world.peer(), world.peer()
+    out = a.node.ok("connect", b.address, "7", "--message", "hello",
+                    "--timeout", "20s")
+    assert out["response"] == "hello", out
+    check_established(a.receiver, b.node_id)
+    check_established(b.receiver, a.node_id)
+    peers = a.node.ok("peers")
+    entry = [p for p in peers["peers"] if p["node_id"] == b.node_id]
+    assert len(entry) == 1, peers
+    assert entry[0]["encrypted"] is True, entry
+    assert entry[0]["authenticated"] is True, entry
+    assert entry[0]["endpoint"].startswith("127.0.0.1:"), entry
+    info = a.node.ok("info")
+    assert info["encrypted_peers"] >= 1, info
+    assert info["authenticated_peers"] >= 1, info
+    # Encrypted mode adds peers through the key exchange, not on a packet.
+    a.receiver.assert_no_event("tunnel.peer_added")
+
+
+@with_world(beacon=True)
+def test_echo_over_pilotctl_connect(world):
+    a, b = world.peer(), world.peer()
+    out = a.node.ok("connect", b.address, "7", "--message", "echo me",
+                    "--timeout", "20s")
+    assert out["target"] == b.address, out
+    assert out["port"] == 7, out
+    assert out["sent"] == len("echo me"), out
+    assert out["response"] == "echo me", out
+    syn = b.receiver.wait_for_data("conn.syn_received")
+    check_syn_event(syn, a.address, local_port=7)
+    assert syn["src_port"] in EPHEMERAL, syn
+    established = b.receiver.wait_for_data("conn.established")
+    assert established == syn, (established, syn)
+    # pilotctl closes its connection, so port 7 sees the FIN.
+    fin = b.receiver.wait_for_data("conn.fin")
+    check_close_event(fin, a.address, port=syn["src_port"], local_port=7,
+                      conn_id=syn["conn_id"])
+    # The dialer never reports conn.established, and its own close no
+    # conn.fin.
+    a.receiver.assert_no_event("conn.established")
+    a.receiver.assert_no_event("conn.fin")
+
+
+@with_world(beacon=True)
+def test_ping_bench_and_connections(world):
+    a, b = world.peer(), world.peer()
+    ping = a.node.ok("ping", b.address, "--count", "2", "--timeout", "20s")
+    assert ping["target"] == b.address, ping
+    assert ping["timeout"] is False, ping
+    assert len(ping["results"]) == 2, ping
+    assert len({r["seq"] for r in ping["results"]}) == 2, ping
+    for result in ping["results"]:
+        assert "error" not in result, ping
+        assert result["rtt_ms"] >= 0, ping
+        assert result["bytes"] > 0, ping
+
+    bench = a.node.ok("bench", b.address, "1", "--timeout", "60s")
+    assert bench["sent_bytes"] == MIB, bench
+    assert bench["recv_bytes"] == MIB, bench
+    assert bench["send_mbps"] > 0, bench
+    assert bench["total_mbps"] > 0, bench
+
+    dialed, accepted = connect_pair(a, b)
+    listing = b.node.ok("connections")
+    entry = [c for c in listing["connections"] if c["id"] == accepted.id]
+    assert len(entry) == 1, listing
+    assert entry[0]["state"] == "ESTABLISHED", entry
+    assert entry[0]["local_port"] == 1000, entry
+    assert entry[0]["remote_addr"] == a.address, entry
+    assert entry[0]["remote_port"] == accepted.remote_port, entry
+    assert listing["total"] >= 1, listing
+
+    # disconnect closes B's side, so A sees the FIN.
+    assert b.node.ok("disconnect", str(accepted.id)) == {"conn_id": accepted.id}
+    dialed.wait_eof()
+    fin = a.receiver.wait_for_data("conn.fin",
+                                   lambda d: d["local_port"] != 7)
+    check_close_event(fin, b.address, port=1000,
+                      local_port=accepted.remote_port)
+
+
+@with_world(beacon=True)
+def test_send_and_recv_over_pilotctl(world):
+    a, b = world.peer(), world.peer()
+    recv = b.node.pilotctl_process("recv", "1000", "--count", "1",
+                                   "--timeout", "20s")
+
+    # recv binds port 1000 once it runs; until then the dial is refused.
+    def sent():
+        code, out = a.node.pilotctl("send", b.address, "1000", "--data",
+                                    "over the tunnel", "--timeout", "5s")
+        return out if code == 0 else None
+
+    out = wait_until(sent, 15, interval=0.2, what="pilotctl send")
+    assert out["sent"] == len("over the tunnel"), out
+    data = finish_pilotctl(recv, 25)
+    assert data["timeout"] is False, data
+    assert len(data["messages"]) == 1, data
+    message = data["messages"][0]
+    assert message["data"] == "over the tunnel", message
+    assert message["bytes"] == len("over the tunnel"), message
+    assert message["port"] == 1000, message
+
+
+@with_world(beacon=True)
+def test_16_mib_round_trip_intact(world):
+    a, b = world.peer(), world.peer()
+    dialed, accepted = connect_pair(a, b)
+    syn = b.receiver.wait_for_data("conn.established")
+    check_syn_event(syn, a.address, port=accepted.remote_port,
+                    local_port=1000, conn_id=accepted.id)
+    sent, far, back = round_trip(dialed, accepted, 16 * MIB, timeout=90)
+    assert far == sent, "the far side received other bytes than were sent"
+    assert back == sent, "the echoed bytes differ from the bytes sent"
+    dialed.close()
+    accepted.wait_eof()
+    fin = b.receiver.wait_for_data("conn.fin")
+    check_close_event(fin, a.address, port=accepted.remote_port,
+                      local_port=1000, conn_id=accepted.id)
+
+
+@with_world(beacon=False)
+def test_plaintext_tunnel_adds_peer(world):
+    a = world.peer(encrypt=False)
+    b = world.peer(encrypt=False)
+    dialed, accepted = connect_pair(a, b)
+    sent, far, back = round_trip(dialed, accepted, 256 * 1024)
+    assert far == sent, "the far side received other bytes than were sent"
+    assert back == sent, "the echoed bytes differ from the bytes sent"
+    added = b.receiver.wait_for_data("tunnel.peer_added")
+    assert set(added) == {"peer_node_id", "endpoint"}, added
+    assert added["peer_node_id"] == a.node_id, added
+    assert added["endpoint"].startswith("127.0.0.1:"), added
+    a.receiver.assert_no_event("tunnel.established")
+    b.receiver.assert_no_event("tunnel.established")
+
+
+# -- datagrams ----------------------------------------------------------------
+
+@with_world(beacon=True)
+def test_datagram_reaches_listener(world):
+    a, b = world.peer(), world.peer()
+    listen = b.node.pilotctl_process("listen", "5000", "--count", "1",
+                                     "--timeout", "20s")
+    watcher = b.ipc()
+    sender = a.ipc()
+    payload = b"datagram payload"
+    # Datagrams are not retransmitted, and listen may not be connected yet:
+    # send until it has printed one.
+    deadline = time.monotonic() + 20
+    while listen.poll() is None and time.monotonic() < deadline:
+        sender.send_to(b.address, 5000, payload)
+        time.sleep(0.2)
+    data = finish_pilotctl(listen, 5)
+    assert not sender.unsolicited_errors, sender.unsolicited_errors
+    assert data["timeout"] is False, data
+    message = data["messages"][0]
+    assert message["src_addr"] == a.address, message
+    assert message["src_port"] in EPHEMERAL, message
+    assert message["data"] == payload.decode(), message
+    assert message["bytes"] == len(payload), message
+
+    event = b.receiver.wait_for_data(
+        "data.datagram", lambda d: d["src_port"] == message["src_port"])
+    assert event == {"src_addr": a.address, "src_port": message["src_port"],
+                     "dst_port": 5000, "size": len(payload)}, event
+    # Every IPC client gets the datagram, whether or not it bound the port.
+    src, src_port, dst_port, data = watcher.receive_datagram()
+    assert (src, dst_port, data) == (a.address, 5000, payload)
+    assert src_port in EPHEMERAL
+
+
+@with_world(beacon=False)
+def test_empty_datagram_raises_no_event(world):
+    a, b = world.peer(), world.peer()
+    sender = a.ipc()
+    sender.send_to(b.address, 5001, b"first")
+    b.receiver.wait_for_data("data.datagram", lambda d: d["dst_port"] == 5001)
+    sender.send_to(b.address, 5002, b"")
+    sender.send_to(b.address, 5003, b"last")
+    b.receiver.wait_for_data("data.datagram", lambda d: d["dst_port"] == 5003)
+    b.receiver.assert_no_event("data.datagram",
+                               lambda d: d["dst_port"] == 5002)
+
+
+# -- connection lifecycle -----------------------------------------------------
+
+@with_world(beacon=False)
+def test_idle_connection_times_out(world):
+    a = world.peer()
+    b = world.peer(idle_timeout="2s")
+    dialed, accepted = connect_pair(a, b)
+    started = time.monotonic()
+    idle = b.receiver.wait_for_data("conn.idle_timeout", timeout=25)
+    waited = time.monotonic() - started
+    check_close_event(idle, a.address, port=accepted.remote_port,
+                      local_port=1000, conn_id=accepted.id)
+    assert waited >= 1.5, f"closed after {waited:.1f}s of a 2s idle timeout"
+    # B closes with a FIN: A reports it and its client sees EOF.
+    fin = a.receiver.wait_for_data("conn.fin")
+    check_close_event(fin, b.address, port=1000,
+                      local_port=accepted.remote_port, conn_id=dialed.id)
+    dialed.wait_eof()
+    accepted.wait_eof()
+    b.receiver.assert_no_event("conn.fin")
+
+
+@with_world(beacon=False)
+def test_dial_to_closed_port_is_refused(world):
+    a, b = world.peer(), world.peer()
+    client = a.ipc()
+    try:
+        client.dial(b.address, 4242, timeout=20)
+    except IpcError as e:
+        assert str(e) == "connection refused", str(e)
+    else:
+        raise AssertionError("the dial to a port nobody bound succeeded")
+    rst = a.receiver.wait_for_data("conn.rst")
+    check_close_event(rst, b.address, port=4242)
+    assert rst["local_port"] in EPHEMERAL, rst
+    # The refusing side creates no connection and raises no conn event.
+    b.receiver.assert_no_event("conn.syn_received")
+    code, out = a.node.pilotctl("connect", b.address, "4243", "--message",
+                                "x", "--timeout", "10s")
+    assert code == 1, out
+    assert out["code"] == "connection_failed", out
+    assert "connection refused" in out["message"], out
+
+
+@with_world(beacon=False)
+def test_close_sends_fin_to_peer(world):
+    a, b = world.peer(), world.peer()
+    dialed, accepted = connect_pair(a, b)
+    dialed.send(b"last words")
+    assert accepted.read_exactly(len(b"last words")) == b"last words"
+    assert dialed.close() == dialed.id
+    accepted.wait_eof()
+    fin = b.receiver.wait_for_data("conn.fin")
+    check_close_event(fin, a.address, port=accepted.remote_port,
+                      local_port=1000, conn_id=accepted.id)
+    # The closing side reports nothing, and B reports its FIN only once.
+    a.receiver.assert_no_event("conn.fin", within=1.0)
+    assert len(b.receiver.event_data("conn.fin")) == 1, \
+        b.receiver.event_data("conn.fin")
+    # Send on the closed connection fails.
+    client = dialed.client
+    try:
+        client.request(IPC_SEND, struct.pack(">I", dialed.id) + b"late",
+                       expected=IPC_ERROR, timeout=5)
+    except IpcError as e:
+        assert "not" in str(e), str(e)
+    else:
+        raise AssertionError("a Send on a closed connection succeeded")
+
+
+# -- security -----------------------------------------------------------------
+
+@with_world(beacon=False)
+def test_syn_flood_trips_limiter(world):
+    a = world.peer()
+    b = world.peer(syn_rate_limit=1)
+    listener = b.ipc()
+    listener.bind(1000)
+    # Bring the tunnel up first so every SYN below arrives encrypted.
+    connect_pair(a, b, port=1001)
+    # The bucket has room for one token, so these dials get through one at a time
+    # as their SYNs are retransmitted (after 1 s, 3 s and 7 s).
+    clients = [a.ipc() for _ in range(4)]
+    results = []
+
+    def dial(client):
+        try:
+            results.append(client.dial(b.address, 1000, timeout=40))
+        except (IpcError, AssertionError) as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=dial, args=(c,), daemon=True)
+               for c in clients]
+    for thread in threads:
+        thread.start()
+    limited = b.receiver.wait_for_data("security.syn_rate_limited")
+    assert set(limited) == {"src_addr", "src_port"}, limited
+    assert limited["src_addr"] == a.address, limited
+    assert limited["src_port"] in EPHEMERAL, limited
+    # Dropped SYNs are retransmitted, so every dial still gets through.
+    for thread in threads:
+        thread.join(45)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert not failures, failures
+    assert len(results) == len(clients)
+
+
+@with_world(beacon=False)
+def test_replayed_pils_frame_raises_nonce_replay(world):
+    b_port = free_udp_port()
+    relay = world.relay(("127.0.0.1", b_port),
+                        capture=lambda d: d.startswith(PILS))
+    a = world.peer()
+    b = world.peer(listen=f"127.0.0.1:{b_port}", endpoint=relay.text)
+    dialed, accepted = connect_pair(a, b)
+    dialed.send(b"ping")
+    assert accepted.read_exactly(4) == b"ping"
+    frames = relay.captured_frames(TO_TARGET)
+    assert frames, "no PILS frame went from A to B"
+    frame = frames[-1]
+    sender, counter = pils_counter(frame)
+    assert sender == a.node_id, (sender, a.node_id)
+
+    def replays():
+        return b.receiver.event_data(
+            "security.nonce_replay", lambda d: d["counter"] == counter)
+    before = len(replays())
+    relay.inject(TO_TARGET, frame)
+    wait_until(lambda: len(replays()) > before, 10,
+               what=f"security.nonce_replay for counter {counter}")
+    event = replays()[-1]
+    assert event == {"peer_node_id": a.node_id, "counter": counter}, event
+    # The replay was dropped: B got no second copy, and the tunnel works.
+    dialed.send(b"pong")
+    assert accepted.read_exactly(4) == b"pong"
+
+
+@with_world(beacon=True)
+def test_relay_fallback_when_direct_path_blocked(world):
+    # B registers an endpoint that no daemon reads, and reaches the beacon only
+    # through a relay, so neither the registry nor a hole punch can give A
+    # a direct path to B's socket.
+    blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blackhole.bind(("127.0.0.1", 0))
+    try:
+        to_beacon = world.relay(world.beacon.address)
+        a = world.peer()
+        b = world.peer(beacon=to_beacon,
+                       endpoint=f"127.0.0.1:{blackhole.getsockname()[1]}")
+        client = a.ipc()
+        conn = client.dial(b.address, 7, timeout=40)
+        conn.send(b"via the beacon")
+        assert conn.read_exactly(len(b"via the beacon"), 20) == \
+            b"via the beacon"
+        activated = b.receiver.wait_for_data("tunnel.relay_activated")
+        assert activated == {"peer_node_id": a.node_id}, activated
+        established = b.receiver.wait_for_data(
+            "tunnel.established", lambda d: d["relay"])
+        assert established["peer_node_id"] == a.node_id, established
+        assert established["authenticated"] is True, established
+        # The dialer switches to the relay itself and reports nothing.
+        a.receiver.assert_no_event("tunnel.relay_activated")
+    finally:
+        blackhole.close()
+
+
+@with_world(beacon=False)
+def test_transfer_survives_lossy_path(world):
+    b_port = free_udp_port()
+    relay = world.relay(("127.0.0.1", b_port), loss=0.07, reorder=0.05,
+                        duplicate=0.02, seed=7)
+    a = world.peer()
+    b = world.peer(listen=f"127.0.0.1:{b_port}", endpoint=relay.text)
+    dialed, accepted = connect_pair(a, b)
+    sent, far, back = round_trip(dialed, accepted, 2 * MIB, timeout=90)
+    assert far == sent, "the far side received other bytes than were sent"
+    assert back == sent, "the echoed bytes differ from the bytes sent"
+    counts = relay.counts
+    assert counts["dropped"] > 0, counts
+    assert counts["reordered"] > 0, counts
+
+
+if __name__ == "__main__":
+    run([
+        test_tunnel_comes_up_authenticated,
+        test_echo_over_pilotctl_connect,
+        test_ping_bench_and_connections,
+        test_send_and_recv_over_pilotctl,
+        test_16_mib_round_trip_intact,
+        test_plaintext_tunnel_adds_peer,
+        test_datagram_reaches_listener,
+        test_empty_datagram_raises_no_event,
+        test_idle_connection_times_out,
+        test_dial_to_closed_port_is_refused,
+        test_close_sends_fin_to_peer,
+        test_syn_flood_trips_limiter,
+        test_replayed_pils_frame_raises_nonce_replay,
+        test_relay_fallback_when_direct_path_blocked,
+        test_transfer_survives_lossy_path,
+    ])
