@@ -692,7 +692,9 @@ class IpcClient:
                 length = int.from_bytes(pending[offset:offset + 4], "big")
                 if len(pending) - offset - 4 < length:
                     break
-                if length:
+                if length and pending[offset + 4] == IPC_RECV:
+                    self._on_recv(pending, offset + 5, offset + 4 + length)
+                elif length:
                     self._dispatch(pending[offset + 4],
                                    pending[offset + 5:offset + 4 + length])
                 offset += 4 + length
@@ -705,16 +707,18 @@ class IpcClient:
                 answer.put((IPC_ERROR, b"\0\1IPC socket closed"))
             self.waiters.clear()
 
+    def _on_recv(self, frames, start, end):
+        # Called for every segment, so the data is copied only when kept.
+        conn_id = int.from_bytes(frames[start:start + 4], "big")
+        with self.lock:
+            conn = self._connection(conn_id)
+            conn.received += end - start - 4
+            if conn.keep_data:
+                conn.buffer += frames[start + 4:end]
+            conn.changed.notify_all()
+
     def _dispatch(self, command, payload):
-        if command == IPC_RECV:
-            conn_id = int.from_bytes(payload[:4], "big")
-            with self.lock:
-                conn = self._connection(conn_id)
-                conn.received += len(payload) - 4
-                if conn.keep_data:
-                    conn.buffer += payload[4:]
-                conn.changed.notify_all()
-        elif command == IPC_ACCEPT:
+        if command == IPC_ACCEPT:
             local_port, conn_id = struct.unpack(">HI", payload[:6])
             with self.lock:
                 conn = self._connection(conn_id)
