@@ -1,20 +1,20 @@
 #include "control/control_actor.hpp"
 
 #include "actors/log.hpp"
+#include "control/detail/control_state.hpp"
 #include "control/error.hpp"
 #include "control/ipc_listener.hpp"
 #include "control/ipc_replies.hpp"
-#include "protocol/go_json.hpp"
 #include "protocol/ipc.hpp"
 
 #include <caf/event_based_actor.hpp>
-#include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <boost/json/object.hpp>
 
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -23,8 +23,11 @@ namespace pilot::control {
 
 namespace log = actors::log;
 
-using protocol::encode_ipc_error;
-using protocol::encode_ipc_frame;
+using detail::control_self;
+using detail::error_message;
+using detail::reply_error;
+using detail::reply_frame;
+using detail::reply_json;
 using protocol::ipc_command;
 
 namespace {
@@ -34,82 +37,10 @@ constexpr std::string_view component = "control";
 /// The registry accepts at most this many tags per node.
 constexpr std::size_t max_tags = 3;
 
-/// Longest error message written to the log. The client gets the whole
-/// message, which may echo a value of nearly 1 MiB.
-constexpr std::size_t max_logged_error_size = 1024;
-
-struct control_state {
-  control_options options;
-  actors::registry_actor registry;
-  webhook::webhook_actor webhook;
-  static inline const char* name = "pilot.control";
-};
-
-using self_pointer = control_actor::stateful_pointer<control_state>;
-
-// Turns a failed request to another actor into the text of an error reply.
-// Errors whose context is one string already carry the user-facing message
-// (the registry actor prefixes it with the command, the webhook actor names
-// the problem with the URL), so they pass unchanged.
-std::string error_message(std::string_view command, std::string_view target,
-                          const caf::error& err,
-                          std::chrono::milliseconds timeout) {
-  std::string text{command};
-  text += ": ";
-  if (err == caf::sec::request_timeout) {
-    text += "the ";
-    text += target;
-    text += " did not answer within ";
-    text += std::to_string(timeout.count());
-    text += " ms";
-    return text;
-  }
-  if (err.context().match_elements<std::string>())
-    return err.context().get_as<std::string>(0);
-  text += "the ";
-  text += target;
-  text += " failed: ";
-  text += to_string(err);
-  return text;
-}
-
-// Logs a failed request and sends the error reply.
-void reply_error(const reply_function& reply, std::string_view command,
-                 std::string message) {
-  log::info(
-      component, "ipc-request-failed", "IPC request failed",
-      {{"command", std::string{command}},
-       {"error", protocol::truncate_text(message, max_logged_error_size)}});
-  reply(encode_ipc_error(message));
-}
-
-// Sends `payload` as the reply `ok`, or an error reply when it does not fit
-// one frame, as when the registry echoes a value of nearly 1 MiB.
-void reply_frame(const reply_function& reply, ipc_command ok,
-                 std::string_view payload) {
-  auto frame = encode_ipc_frame(ok, payload);
-  if (frame) {
-    reply(std::move(*frame));
-    return;
-  }
-  // Each reply's command byte follows its request's.
-  auto request = static_cast<ipc_command>(static_cast<std::uint8_t>(ok) - 1);
-  auto name = std::string{protocol::to_string(request)};
-  reply_error(reply, name,
-              name + ": the reply of " + std::to_string(payload.size())
-                  + " bytes exceeds the IPC frame limit of "
-                  + std::to_string(protocol::max_ipc_payload_size) + " bytes");
-}
-
-void reply_json(const reply_function& reply, ipc_command ok,
-                const boost::json::object& body) {
-  reply_frame(reply, ok, protocol::to_go_json(body));
-}
-
 // Sends `args` to the registry actor and replies with its JSON reply under
 // `ok`, or with the error.
 template <class... Ts>
-void forward_to_registry(self_pointer self, const reply_function& reply,
+void forward_to_registry(control_self self, const reply_function& reply,
                          ipc_command request, ipc_command ok, Ts&&... args) {
   auto timeout = self->state.options.request_timeout;
   self->request(self->state.registry, timeout, std::forward<Ts>(args)...)
@@ -127,35 +58,73 @@ std::uint64_t uptime_secs(const control_options& options) {
       std::chrono::duration_cast<std::chrono::seconds>(elapsed).count());
 }
 
-// Info: the registry actor and the webhook actor both answer from memory,
-// so the reply stays prompt while the registry is unreachable.
-void handle_info(self_pointer self, const reply_function& reply) {
-  auto timeout = self->state.options.request_timeout;
-  auto send_info = [self, reply](const actors::node_info& node,
-                                 std::optional<webhook::webhook_stats> stats) {
+// Collects the parts of one Info reply and sends it once the last part is
+// in. Every callback runs in the control actor, so no lock is needed.
+struct info_collector {
+  control_self self;
+  reply_function reply;
+  info_parts parts;
+  int missing = 0;
+
+  void part_done() {
+    if (--missing > 0)
+      return;
     const auto& options = self->state.options;
     info_settings settings{options.encrypt, options.identity_configured,
                            uptime_secs(options), options.config_file,
                            options.registry};
-    reply_json(reply, ipc_command::info_ok,
-               make_info_json(node, settings, stats));
-  };
+    reply_json(reply, ipc_command::info_ok, make_info_json(parts, settings));
+  }
+};
+
+// Requests one part of Info from `target` and stores it in `part`. The
+// part stays empty when the actor is absent, fails or times out, so that
+// Info still goes out.
+template <class T, class Handle, class Atom>
+void fetch_info_part(std::shared_ptr<info_collector> collector,
+                     const Handle& target, std::string_view what,
+                     std::optional<T> info_parts::*part, Atom atom) {
+  auto self = collector->self;
+  if (!target) {
+    collector->part_done();
+    return;
+  }
+  auto timeout = self->state.options.request_timeout;
+  self->request(target, timeout, atom)
+      .then(
+          [collector, part](T& value) {
+            collector->parts.*part = std::move(value);
+            collector->part_done();
+          },
+          [collector, what = std::string{what}, timeout](caf::error& err) {
+            log::warn(component, "info-part-missing",
+                      "Info reply lacks the part of an actor that failed",
+                      {{"actor", what},
+                       {"error", error_message("info", what, err, timeout)}});
+            collector->part_done();
+          });
+}
+
+// Info: the registry, webhook, tunnel and connection actors all answer from
+// memory, so the reply stays prompt while the registry is unreachable. Only
+// a registry actor that fails fails Info; the other parts are optional.
+void handle_info(control_self self, const reply_function& reply) {
+  auto timeout = self->state.options.request_timeout;
   self->request(self->state.registry, timeout, actors::info_atom_v)
       .then(
-          [self, send_info, timeout](actors::node_info& node) {
-            self->request(self->state.webhook, timeout, webhook::stats_atom_v)
-                .then(
-                    [send_info, node](webhook::webhook_stats& stats) {
-                      send_info(node, std::move(stats));
-                    },
-                    [send_info, node, timeout](caf::error& err) {
-                      log::warn(
-                          component, "info-without-webhook",
-                          "Info reply carries no webhook counters",
-                          {{"error", error_message("info", "webhook actor", err,
-                                                   timeout)}});
-                      send_info(node, std::nullopt);
-                    });
+          [self, reply](actors::node_info& node) {
+            auto collector = std::make_shared<info_collector>();
+            collector->self = self;
+            collector->reply = reply;
+            collector->parts.node = std::move(node);
+            collector->missing = 3;
+            const auto& state = self->state;
+            fetch_info_part(collector, state.webhook, "webhook actor",
+                            &info_parts::webhook, webhook::stats_atom_v);
+            fetch_info_part(collector, state.tunnel, "tunnel actor",
+                            &info_parts::tunnel, actors::info_atom_v);
+            fetch_info_part(collector, state.connections, "connection actor",
+                            &info_parts::transport, actors::info_atom_v);
           },
           [reply, timeout](caf::error& err) {
             reply_error(reply, "info",
@@ -163,7 +132,7 @@ void handle_info(self_pointer self, const reply_function& reply) {
           });
 }
 
-void handle_set_webhook(self_pointer self, const reply_function& reply,
+void handle_set_webhook(control_self self, const reply_function& reply,
                         std::string url) {
   auto timeout = self->state.options.request_timeout;
   self->request(self->state.webhook, timeout, webhook::set_url_atom_v,
@@ -182,7 +151,7 @@ void handle_set_webhook(self_pointer self, const reply_function& reply,
           });
 }
 
-void handle_webhook_stats(self_pointer self, const reply_function& reply) {
+void handle_webhook_stats(control_self self, const reply_function& reply) {
   auto timeout = self->state.options.request_timeout;
   self->request(self->state.webhook, timeout, webhook::stats_atom_v)
       .then(
@@ -197,7 +166,7 @@ void handle_webhook_stats(self_pointer self, const reply_function& reply) {
           });
 }
 
-void handle_set_visibility(self_pointer self, const reply_function& reply,
+void handle_set_visibility(control_self self, const reply_function& reply,
                            std::string_view payload) {
   auto is_public = protocol::decode_set_visibility(payload);
   if (!is_public) {
@@ -209,7 +178,7 @@ void handle_set_visibility(self_pointer self, const reply_function& reply,
                       *is_public);
 }
 
-void handle_set_tags(self_pointer self, const reply_function& reply,
+void handle_set_tags(control_self self, const reply_function& reply,
                      std::string_view payload) {
   auto tags = protocol::decode_set_tags(payload);
   if (!tags) {
@@ -226,7 +195,7 @@ void handle_set_tags(self_pointer self, const reply_function& reply,
                       std::move(*tags));
 }
 
-void handle_resolve_hostname(self_pointer self, const reply_function& reply,
+void handle_resolve_hostname(control_self self, const reply_function& reply,
                              std::string hostname) {
   if (hostname.empty()) {
     reply_error(reply, "resolve_hostname",
@@ -238,36 +207,15 @@ void handle_resolve_hostname(self_pointer self, const reply_function& reply,
                       std::move(hostname));
 }
 
-// The reference daemon v0.5 replies CloseOK to every Close, whether the
-// connection exists or not. No connection exists here, so that is the
-// truthful reply.
-void handle_close(const reply_function& reply, std::string_view payload) {
-  auto conn_id = protocol::decode_conn_id(payload);
-  if (!conn_id) {
-    reply_error(reply, "close", "close: missing conn_id");
-    return;
-  }
-  reply_frame(reply, ipc_command::close_ok, protocol::encode_conn_id(*conn_id));
-}
-
-// Send fails the way the reference fails for a connection that does not
-// exist, which is every connection while this daemon has no tunnels.
-void handle_send(const reply_function& reply, std::string_view payload) {
-  auto conn_id = protocol::decode_conn_id(payload);
-  if (!conn_id) {
-    reply_error(reply, "send", "send: missing conn_id");
-    return;
-  }
-  reply_error(reply, "send",
-              "connection " + std::to_string(*conn_id) + " not found");
-}
-
-void dispatch(self_pointer self, ipc_request& request) {
+void dispatch(control_self self, ipc_request& request) {
   auto command = static_cast<ipc_command>(request.command);
   const auto& reply = request.reply;
   log::debug(component, "ipc-request", "IPC request received",
-             {{"command", protocol::format_command_byte(request.command)},
+             {{"client", std::to_string(request.client)},
+              {"command", protocol::format_command_byte(request.command)},
               {"payload_bytes", std::to_string(request.payload.size())}});
+  if (detail::handle_transport_request(self, request))
+    return;
   switch (command) {
     case ipc_command::info:
       return handle_info(self, reply);
@@ -289,15 +237,8 @@ void dispatch(self_pointer self, ipc_request& request) {
       return handle_set_tags(self, reply, request.payload);
     case ipc_command::resolve_hostname:
       return handle_resolve_hostname(self, reply, std::move(request.payload));
-    case ipc_command::close:
-      return handle_close(reply, request.payload);
-    case ipc_command::send:
-      return handle_send(reply, request.payload);
-    // TODO: Bind, Dial, SendTo, Handshake and SetTaskExec need the tunnel,
-    // port table, trust and task services, which this daemon lacks so far.
-    case ipc_command::bind:
-    case ipc_command::dial:
-    case ipc_command::send_to:
+    // TODO: Handshake and SetTaskExec need the trust and task services,
+    // which this daemon lacks so far.
     case ipc_command::handshake:
     case ipc_command::set_task_exec: {
       auto name = std::string{protocol::to_string(command)};
@@ -311,26 +252,30 @@ void dispatch(self_pointer self, ipc_request& request) {
   }
 }
 
-control_actor::behavior_type control_behavior(
-    self_pointer self, control_options options, actors::registry_actor registry,
-    webhook::webhook_actor webhook, std::shared_ptr<ipc_listener> listener) {
-  self->state.options = std::move(options);
-  self->state.registry = std::move(registry);
-  self->state.webhook = std::move(webhook);
+control_actor::behavior_type
+control_behavior(control_self self, detail::control_state init,
+                 std::shared_ptr<ipc_listener> listener) {
+  self->state = std::move(init);
   // Closing the socket on exit also drops the listener's actor handle.
   self->attach_functor([listener] { listener->stop(); });
   return {
       [self](ipc_request& request) { dispatch(self, request); },
+      [self](actors::client_opened_atom, actors::ipc_client& client) {
+        detail::forward_client_opened(self, client);
+      },
+      [self](actors::client_closed_atom, std::uint64_t id) {
+        detail::forward_client_closed(self, id);
+      },
   };
 }
 
 } // namespace
 
-caf::expected<control_actor> start_control(caf::actor_system& sys,
-                                           boost::asio::io_context& io,
-                                           control_options options,
-                                           actors::registry_actor registry,
-                                           webhook::webhook_actor webhook) {
+caf::expected<control_actor>
+start_control(caf::actor_system& sys, boost::asio::io_context& io,
+              control_options options, actors::registry_actor registry,
+              webhook::webhook_actor webhook, actors::tunnel_actor tunnel,
+              actors::connection_actor connections) {
   listener_limits limits;
   limits.max_clients = options.max_clients;
   if (!options.config_file.empty()) {
@@ -342,13 +287,27 @@ caf::expected<control_actor> start_control(caf::actor_system& sys,
   auto listener = ipc_listener::open(io, options.socket_path, limits);
   if (!listener)
     return std::move(listener.error());
-  auto actor = sys.spawn(control_behavior, std::move(options),
-                         std::move(registry), std::move(webhook), *listener);
-  (*listener)->start([actor](std::uint8_t command, std::string payload,
-                             reply_function reply) {
-    caf::anon_send(actor,
-                   ipc_request{command, std::move(payload), std::move(reply)});
-  });
+  detail::control_state init;
+  init.options = std::move(options);
+  init.registry = std::move(registry);
+  init.webhook = std::move(webhook);
+  init.tunnel = std::move(tunnel);
+  init.connections = std::move(connections);
+  auto actor = sys.spawn(control_behavior, std::move(init), *listener);
+  client_observer observer;
+  observer.opened = [actor](actors::ipc_client client) {
+    caf::anon_send(actor, actors::client_opened_atom_v, std::move(client));
+  };
+  observer.closed = [actor](std::uint64_t id) {
+    caf::anon_send(actor, actors::client_closed_atom_v, id);
+  };
+  (*listener)->start(
+      [actor](std::uint64_t client, std::uint8_t command, std::string payload,
+              reply_function reply) {
+        caf::anon_send(actor, ipc_request{client, command, std::move(payload),
+                                          std::move(reply)});
+      },
+      std::move(observer));
   return actor;
 }
 

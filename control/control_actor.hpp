@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/fwd.hpp"
+#include "actors/transport_fwd.hpp"
 #include "control/fwd.hpp"
 #include "webhook/fwd.hpp"
 
@@ -21,8 +22,18 @@ struct control_options {
   std::filesystem::path socket_path{"/tmp/pilot.sock"};
   /// Clients connected at once; further connections are closed at accept.
   std::size_t max_clients = 64;
-  /// Deadline of each request the control actor sends to another actor.
+  /// Deadline of each request the control actor sends to another actor,
+  /// except for the two below.
   std::chrono::milliseconds request_timeout{10'000};
+  /// Deadline of a Dial. The connection actor gives up after about 39 s of
+  /// SYN retransmissions, plus up to 10 s of resolving the peer through the
+  /// registry, and replies with the reason before this passes.
+  std::chrono::milliseconds dial_timeout{60'000};
+  /// Deadline of a Send. The connection actor replies once the data fits
+  /// its send buffer. When the peer stops acknowledging, the connection
+  /// fails after its retransmissions and the Send gets an error before this
+  /// passes.
+  std::chrono::milliseconds send_timeout{60'000};
   /// Info `encrypt`: whether tunnel encryption is on.
   bool encrypt = true;
   /// Info `identity`: whether an identity file is configured.
@@ -45,10 +56,17 @@ struct control_options {
 /// the returned actor an exit message closes every client and removes the
 /// socket file. `io` must outlive the actor; it may run on any number of
 /// threads.
-caf::expected<control_actor> start_control(caf::actor_system& sys,
-                                           boost::asio::io_context& io,
-                                           control_options options,
-                                           actors::registry_actor registry,
-                                           webhook::webhook_actor webhook);
+///
+/// Bind, Dial, Send, Close and SendTo go to `connections`, which also learns
+/// of every client that connects and disconnects. Info requests the peers
+/// from `tunnel` and the connections from `connections`. Either handle may be
+/// invalid: Info then reports no peers or no connections, and the requests that
+/// need the connection actor fail, except that Close replies CloseOK as for a
+/// connection that does not exist.
+caf::expected<control_actor>
+start_control(caf::actor_system& sys, boost::asio::io_context& io,
+              control_options options, actors::registry_actor registry,
+              webhook::webhook_actor webhook, actors::tunnel_actor tunnel = {},
+              actors::connection_actor connections = {});
 
 } // namespace pilot::control

@@ -48,10 +48,12 @@ ipc_listener::~ipc_listener() {
     remove_socket_file(file_);
 }
 
-void ipc_listener::start(request_handler handler) {
+void ipc_listener::start(request_handler handler, client_observer observer) {
   boost::asio::post(acceptor_.get_executor(),
-                    [self = shared_from_this(), f = std::move(handler)] {
+                    [self = shared_from_this(), f = std::move(handler),
+                     o = std::move(observer)] {
                       self->handler_ = std::move(f);
+                      self->observer_ = std::move(o);
                       self->do_accept();
                     });
 }
@@ -73,6 +75,7 @@ void ipc_listener::stop() {
     self->acceptor_.close(ignored);
     self->retry_timer_.cancel();
     self->handler_ = nullptr;
+    self->observer_ = {};
   });
   for (auto& session : sessions)
     session->close();
@@ -122,14 +125,22 @@ void ipc_listener::on_accept(boost::system::error_code ec,
                 {{"max_clients", std::to_string(limits_.max_clients)}});
     } else {
       auto id = next_client_id_++;
-      auto on_closed = [weak = weak_from_this()](std::uint64_t closed_id) {
+      // The observer learns of the departure even after the listener is
+      // gone, so that no client stays open in its view.
+      auto on_closed = [weak = weak_from_this(),
+                        closed = observer_.closed](std::uint64_t closed_id) {
         if (auto self = weak.lock())
           self->on_session_closed(closed_id);
+        if (closed)
+          closed(closed_id);
       };
       session = std::make_shared<ipc_session>(std::move(socket), id,
                                               limits_.session, handler_,
                                               std::move(on_closed));
       clients_.emplace(id, session);
+      // Under the lock, so that `stop` cannot close the session first.
+      if (observer_.opened)
+        observer_.opened(actors::ipc_client{id, session->make_push()});
     }
   }
   if (session) {

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -27,9 +28,18 @@ struct listener_limits {
   session_limits session;
 };
 
+/// Learns of each client that connects and disconnects. `opened` runs before
+/// the client's first request is handled and `closed` once for each client
+/// opened; both run on I/O threads and must not block.
+struct client_observer {
+  std::function<void(actors::ipc_client client)> opened;
+  std::function<void(std::uint64_t id)> closed;
+};
+
 /// The Unix-socket server of the control plane: accepts clients on an
 /// io_context and runs one `ipc_session` for each. Knows nothing of actors;
-/// requests leave through the request handler.
+/// requests leave through the request handler, clients' arrivals and
+/// departures through the client observer.
 class ipc_listener : public std::enable_shared_from_this<ipc_listener> {
 public:
   /// Creates the socket file at `path` with mode 0600 (see
@@ -42,8 +52,9 @@ public:
 
   ~ipc_listener();
 
-  /// Starts accepting clients and hands their requests to `handler`.
-  void start(request_handler handler);
+  /// Starts accepting clients, reports them to `observer` and hands their
+  /// requests to `handler`.
+  void start(request_handler handler, client_observer observer = {});
 
   /// Stops accepting, closes every client and removes the socket file.
   /// Safe to call from any thread and more than once.
@@ -62,8 +73,9 @@ private:
   boost::asio::local::stream_protocol::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
   socket_file file_;
-  /// Accessed on the acceptor's strand only.
+  /// Accessed on the acceptor's strand only, as is `observer_`.
   request_handler handler_;
+  client_observer observer_;
   mutable std::mutex mutex_;
   /// Guarded by `mutex_`, as are the two below.
   std::unordered_map<std::uint64_t, std::weak_ptr<ipc_session>> clients_;

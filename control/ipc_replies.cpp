@@ -4,35 +4,71 @@
 
 namespace pilot::control {
 
-boost::json::object
-make_info_json(const actors::node_info& node, const info_settings& settings,
-               const std::optional<webhook::webhook_stats>& webhook) {
+namespace {
+
+boost::json::array make_peer_list(const actors::tunnel_summary& tunnel) {
+  boost::json::array peers;
+  peers.reserve(tunnel.peers.size());
+  for (const auto& peer : tunnel.peers)
+    peers.emplace_back(boost::json::object{
+        {"authenticated", peer.authenticated},
+        {"encrypted", peer.encrypted},
+        {"endpoint", peer.endpoint},
+        {"node_id", peer.node_id},
+    });
+  return peers;
+}
+
+void add_tunnel(boost::json::object& info,
+                const std::optional<actors::tunnel_summary>& tunnel) {
+  std::uint64_t encrypted = 0;
+  std::uint64_t authenticated = 0;
+  if (tunnel) {
+    for (const auto& peer : tunnel->peers) {
+      encrypted += peer.encrypted ? 1 : 0;
+      authenticated += peer.authenticated ? 1 : 0;
+    }
+  }
+  info["authenticated_peers"] = authenticated;
+  info["bytes_recv"] = tunnel ? tunnel->bytes_recv : 0;
+  info["bytes_sent"] = tunnel ? tunnel->bytes_sent : 0;
+  info["encrypted_peers"] = encrypted;
+  info["frames_dropped"] = tunnel ? tunnel->frames_dropped : 0;
+  info["peer_list"] = tunnel ? make_peer_list(*tunnel) : boost::json::array{};
+  info["peers"] = tunnel ? tunnel->peers.size() : 0;
+  info["pkts_recv"] = tunnel ? tunnel->pkts_recv : 0;
+  info["pkts_sent"] = tunnel ? tunnel->pkts_sent : 0;
+}
+
+void add_transport(boost::json::object& info,
+                   const std::optional<actors::transport_summary>& transport) {
+  info["conn_list"] = transport ? transport->conn_list : boost::json::array{};
+  info["connections"] = transport ? transport->connections : 0;
+  info["ports"] = transport ? transport->ports : 0;
+}
+
+} // namespace
+
+boost::json::object make_info_json(const info_parts& parts,
+                                   const info_settings& settings) {
+  const auto& node = parts.node;
   boost::json::object info;
   info["address"] = node.address;
-  info["authenticated_peers"] = 0;
-  info["bytes_recv"] = 0;
-  info["bytes_sent"] = 0;
   info["config_file"] = settings.config_file;
-  info["conn_list"] = boost::json::array{};
-  info["connections"] = 0;
   info["encrypt"] = settings.encrypt;
-  info["encrypted_peers"] = 0;
   info["hostname"] = node.hostname;
   info["identity"] = settings.identity_configured;
   info["node_id"] = node.node_id;
   info["owner"] = node.owner;
-  info["peer_list"] = boost::json::array{};
-  info["peers"] = 0;
-  info["pkts_recv"] = 0;
-  info["pkts_sent"] = 0;
-  info["ports"] = 0;
   info["public_key"] = node.public_key;
   info["registered"] = node.registered;
   info["registry"] = settings.registry;
   info["registry_error"] = node.registry_error;
   info["uptime_secs"] = settings.uptime_secs;
-  if (webhook)
-    info["webhook"] = make_webhook_stats_json(*webhook);
+  add_tunnel(info, parts.tunnel);
+  add_transport(info, parts.transport);
+  if (parts.webhook)
+    info["webhook"] = make_webhook_stats_json(*parts.webhook);
   else
     info["webhook"] = nullptr;
   return info;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/fwd.hpp"
+#include "actors/transport_fwd.hpp"
 #include "webhook/fwd.hpp"
 
 #include <boost/json/object.hpp>
@@ -20,17 +21,29 @@ struct info_settings {
   std::string registry;             ///< Info `registry`.
 };
 
+/// The parts of the Info reply that the daemon's actors keep. Each optional
+/// part is empty when its actor is absent or did not reply in time.
+struct info_parts {
+  actors::node_info node;                        ///< From the registry actor.
+  std::optional<webhook::webhook_stats> webhook; ///< From the webhook actor.
+  std::optional<actors::tunnel_summary> tunnel;  ///< From the tunnel actor.
+  /// From the connection actor.
+  std::optional<actors::transport_summary> transport;
+};
+
 /// Builds the JSON object of the Info reply (0x0E) with the keys of the
-/// reference daemon. The tunnel and connection counters are 0 and the peer
-/// and connection lists empty, which is true while this daemon has no
-/// tunnels. `webhook` adds the `webhook` object of the counters, or `null`
-/// when the webhook actor did not reply in time. This daemon adds
-/// `registered`, `registry` and `registry_error` (the last registration or
-/// heartbeat failure, "" when none), and `config_file`, the file that
-/// pilotctl updates for changes that must outlive a restart.
-boost::json::object
-make_info_json(const actors::node_info& node, const info_settings& settings,
-               const std::optional<webhook::webhook_stats>& webhook);
+/// reference daemon. Without a tunnel part, the peer and traffic counters
+/// are 0 and `peer_list` is empty. Without a transport part, `connections`
+/// and `ports` are 0 and `conn_list` is empty. `peer_list`
+/// entries carry `node_id`, `endpoint`, `encrypted` and `authenticated`,
+/// like the reference's. This daemon adds `frames_dropped` (the tunnel's
+/// dropped datagrams and frames), `webhook` (the webhook counters, or
+/// `null` without them), `registered`, `registry` and `registry_error`
+/// (the last registration or heartbeat failure, "" when none), and
+/// `config_file`, the file that pilotctl updates for changes that must
+/// outlive a restart.
+boost::json::object make_info_json(const info_parts& parts,
+                                   const info_settings& settings);
 
 /// Builds the JSON object of the WebhookStats reply (0x41): every field of
 /// `stats` under its own name. The URL is already redacted.

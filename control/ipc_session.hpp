@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/transport_fwd.hpp"
 #include "control/fwd.hpp"
 #include "protocol/ipc.hpp"
 
@@ -16,14 +17,16 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 namespace pilot::control {
 
-/// Receives each request frame that a client sends: the command byte, the
-/// payload, and the function that delivers the reply. Runs on the client's
-/// strand and must not block.
-using request_handler = std::function<void(
-    std::uint8_t command, std::string payload, reply_function reply)>;
+/// Receives each request frame that a client sends: the client's ID, the
+/// command byte, the payload, and the function that delivers the reply.
+/// Runs on the client's strand and must not block.
+using request_handler
+    = std::function<void(std::uint64_t client, std::uint8_t command,
+                         std::string payload, reply_function reply)>;
 
 /// Bounds of one IPC client.
 struct session_limits {
@@ -31,22 +34,33 @@ struct session_limits {
   /// session stops reading, so a client that floods requests or never reads
   /// its replies holds at most this many replies in memory.
   std::size_t max_outstanding = 32;
-  /// Deadline of each reply write; a client that does not read for this
-  /// long is disconnected.
+  /// Deadline of each frame written, reply or push; a client that does not
+  /// read for this long is disconnected.
   std::chrono::milliseconds write_timeout{10'000};
+  /// Bytes of pushed frames (Accept, Recv, CloseOK, RecvFrom) queued for the
+  /// client and not written yet. A RecvFrom beyond it is dropped, as UDP
+  /// would drop it. Any other push beyond it disconnects the client,
+  /// because losing stream data or an Accept would corrupt its connections.
+  /// The connection actor keeps the Recv pushes of each connection within
+  /// its receive window, so only a client that stops reading reaches it.
+  std::size_t max_push_bytes = std::size_t{16} << 20;
 };
 
 /// One client of the control socket. Reads frames without a deadline, since
 /// clients may stay idle, hands each request to the request handler with a
 /// sequence number, and writes the replies in request order whatever order
-/// they arrive in. An oversize frame or an I/O error closes this client only.
-/// When the client closes its sending side, the requests already read still
-/// get their replies before the session closes.
+/// they arrive in. Pushes from the daemon go out between replies as they
+/// come. One exception keeps a connection's data behind its DialOK: while a
+/// Dial is outstanding, the Recv and CloseOK pushes of a connection that the
+/// client has not learned of yet wait for the Dial's reply. An oversize frame
+/// or an I/O error closes this client only. When the client closes its sending
+/// side, the requests already read still get their replies before the
+/// session closes.
 ///
 /// Owned by its pending operations and by the reply functions of its
 /// outstanding requests, so that a session that stopped reading at
-/// `max_outstanding` lives until the replies arrive. All state lives on the
-/// socket's strand.
+/// `max_outstanding` lives until the replies arrive. Push functions hold it
+/// weakly. All state lives on the socket's strand.
 class ipc_session : public std::enable_shared_from_this<ipc_session> {
 public:
   using socket_type = boost::asio::local::stream_protocol::socket;
@@ -63,7 +77,8 @@ public:
   ipc_session(const ipc_session&) = delete;
   ipc_session& operator=(const ipc_session&) = delete;
 
-  /// Calls the closed handler unless `close` or a failure already did.
+  /// Calls the closed handler unless `close` or a failure already did, and
+  /// runs the `written` callbacks of pushes still queued.
   ~ipc_session();
 
   /// Starts reading requests.
@@ -72,20 +87,39 @@ public:
   /// Closes the connection. Safe to call from any thread.
   void close();
 
+  /// Returns a function that queues a push frame for this client from any
+  /// thread (see `actors::push_function`). Once the session has closed or
+  /// is gone, the function drops the frame and runs `written` at once.
+  actors::push_function make_push();
+
   /// Returns the ID the listener gave this session.
   std::uint64_t id() const noexcept { return id_; }
 
 private:
+  /// A frame waiting to be written: a reply, or a push with its callback.
+  struct outgoing_frame {
+    std::string bytes;
+    bool push = false;
+    std::function<void()> written;
+  };
+
   void do_read();
   void on_read(boost::system::error_code ec, std::size_t size);
   void handle_frames();
   reply_function make_reply(std::uint64_t sequence);
   void on_reply(std::uint64_t sequence, std::string frame);
+  void queue_reply(std::uint64_t sequence, std::string frame);
+  void on_push(std::string frame, std::function<void()> written);
+  bool must_hold(const std::string& frame) const;
+  void queue_push(outgoing_frame frame);
+  void release_held_pushes();
+  void note_connection(const std::string& frame);
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t size);
   void on_write_timeout(boost::system::error_code ec);
   void shutdown();
   void notify_closed();
+  void run_push_callbacks();
   std::uint64_t outstanding() const noexcept {
     return next_sequence_ - completed_;
   }
@@ -107,7 +141,19 @@ private:
   std::uint64_t completed_ = 0;
   /// Replies that arrived before an earlier one, by sequence number.
   std::map<std::uint64_t, std::string> early_replies_;
-  std::deque<std::string> write_queue_;
+  std::deque<outgoing_frame> write_queue_;
+  /// Pushes that wait for an outstanding Dial's reply, in arrival order.
+  std::deque<outgoing_frame> held_pushes_;
+  /// Bytes of the pushes in `write_queue_` and `held_pushes_`.
+  std::size_t queued_push_bytes_ = 0;
+  /// Sequence numbers of the Dial requests whose reply is not queued yet.
+  std::unordered_set<std::uint64_t> pending_dials_;
+  /// Connections the client has learned of through a DialOK or an Accept
+  /// and that have not ended with a CloseOK. The connection actor bounds
+  /// the connections of a client, and with them this set.
+  std::unordered_set<std::uint32_t> known_connections_;
+  /// RecvFrom pushes dropped at `max_push_bytes`.
+  std::uint64_t dropped_datagrams_ = 0;
   bool reading_ = false;
   bool writing_ = false;
   /// The client closed its sending side; no more requests come.

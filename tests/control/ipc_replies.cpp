@@ -17,11 +17,11 @@ control::info_settings test_settings() {
 } // namespace
 
 TEST_CASE("info json reports a registered node") {
-  actors::node_info node;
-  node.registered = true;
-  node.node_id = 7;
-  node.address = "0:0000.0000.0007";
-  auto info = control::make_info_json(node, test_settings(), std::nullopt);
+  control::info_parts parts;
+  parts.node.registered = true;
+  parts.node.node_id = 7;
+  parts.node.address = "0:0000.0000.0007";
+  auto info = control::make_info_json(parts, test_settings());
   CHECK(info.at("registered").as_bool());
   CHECK(info.at("registry_error").as_string() == "");
   CHECK(info.at("registry").as_string() == "127.0.0.1:9000");
@@ -32,12 +32,12 @@ TEST_CASE("info json reports a registered node") {
 }
 
 TEST_CASE("info json reports a failing registration") {
-  actors::node_info node;
-  node.registered = false;
-  node.registry_error = "connect: Connection refused";
+  control::info_parts parts;
+  parts.node.registered = false;
+  parts.node.registry_error = "connect: Connection refused";
   auto settings = test_settings();
   settings.config_file.clear();
-  auto info = control::make_info_json(node, settings, std::nullopt);
+  auto info = control::make_info_json(parts, settings);
   CHECK_FALSE(info.at("registered").as_bool());
   CHECK(info.at("registry_error").as_string() == "connect: Connection refused");
   CHECK(info.at("config_file").as_string() == "");
