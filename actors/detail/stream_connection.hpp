@@ -64,8 +64,11 @@ struct stream_settings {
   /// because a peer that sends small segments may overrun a window counted
   /// in segments.
   std::size_t receive_limit = 1024;
-  /// Maximum number of out-of-order segments kept.
-  std::size_t out_of_order_limit = 128;
+  /// Maximum number of out-of-order segments kept (and `stream_mss` times
+  /// that in bytes). It matches `receive_slots`: with the reference's 128, a
+  /// loss early in a full window makes the receiver drop most of the window
+  /// behind it, and the sender resends several times what was lost.
+  std::size_t out_of_order_limit = 512;
   /// Maximum number of bytes written but not yet acknowledged.
   std::size_t send_buffer_limit = std::size_t{1} << 20;
   /// Whether the third SYN timeout sets `stream_output::wants_relay` and
@@ -103,7 +106,7 @@ struct stream_stats {
   std::uint64_t dup_acks = 0;
 };
 
-/// What one call produced. The caller sends `packets` to the peer, hands
+/// The output of one call. The caller sends `packets` to the peer, hands
 /// `delivered` to the application, reacts to the flags and then calls
 /// `clear()` before passing the object to the next call.
 struct stream_output {
@@ -115,9 +118,9 @@ struct stream_output {
   std::vector<std::vector<std::uint8_t>> delivered;
   /// The dial succeeded: a SYN-ACK arrived in SYN_SENT.
   bool established = false;
-  /// The dial failed because the peer answered with an RST.
+  /// The dial failed because the peer replied with an RST.
   bool refused = false;
-  /// The dial failed because the 7th SYN got no answer.
+  /// The dial failed because the 7th SYN got no reply.
   bool dial_timed_out = false;
   /// The third SYN timed out with `relay_fallback` set; the caller should
   /// switch the peer to the relay.
@@ -155,14 +158,14 @@ public:
   /// `relay_fallback` is set) and the dial times out 8 s after the last one.
   void open_active(time_point now, stream_output& out);
 
-  /// Answers the SYN `syn` of a new inbound connection: sends
+  /// Replies to the SYN `syn` of a new inbound connection: sends
   /// SYN|ACK(seq 0, ack syn.seq + 1) and enters ESTABLISHED at once, as the
   /// reference does. The caller has run the listener and limit checks.
   void accept_syn(const protocol::packet_header& syn, time_point now,
                   stream_output& out);
 
   /// Handles a stream packet whose tuple matches this connection: a repeated
-  /// SYN (answered with the SYN|ACK again), a SYN|ACK, FIN, RST or ACK, with
+  /// SYN (which gets the SYN|ACK again), a SYN|ACK, FIN, RST or ACK, with
   /// or without data or SACK blocks. Takes the payload to avoid a copy.
   void on_packet(protocol::packet&& pkt, time_point now, stream_output& out);
 
@@ -192,7 +195,7 @@ public:
   void app_consumed(std::size_t chunks, time_point now, stream_output& out);
 
   /// Sends a keepalive (an empty ACK) when ESTABLISHED. A peer running this
-  /// implementation answers it, a reference peer only counts it as activity.
+  /// implementation replies to it, a reference peer only counts it as activity.
   void keepalive(time_point now, stream_output& out);
 
   /// The daemon-wide connection ID.
@@ -202,8 +205,9 @@ public:
 
   stream_state state() const noexcept { return state_; }
 
-  /// Returns when the last packet from the peer arrived (or the connection
-  /// was created or closed locally), for the idle timeout and keepalives.
+  /// Returns the time of the last activity, for the idle timeout and
+  /// keepalives: a packet from the peer, new data sent, the connection's
+  /// creation or a local close. Keepalives sent do not count.
   time_point idle_since() const noexcept { return last_activity_; }
 
   /// Returns whether the caller can forget the connection: it is CLOSED, or
@@ -239,20 +243,16 @@ private:
   };
 
   // Packet building.
-  protocol::packet_header make_header(std::uint8_t flags, std::uint32_t seq,
-                                      std::uint32_t ack,
-                                      std::uint16_t window) const noexcept;
-  void emit(const protocol::packet_header& header,
-            std::span<const std::uint8_t> payload, stream_output& out);
-  void send_ack(time_point now, stream_output& out);
-  void send_syn(stream_output& out);
-  void send_fin(time_point now, stream_output& out);
-  void send_rst(stream_output& out);
+  void emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+            std::uint16_t window, std::span<const std::uint8_t> payload,
+            stream_output& out);
   std::uint16_t advertised_window() const noexcept;
+  void send_ack(stream_output& out);
+  void send_probe(stream_output& out);
+  void send_rst(stream_output& out);
 
   // Handshake.
-  void on_syn(const protocol::packet_header& header, time_point now,
-              stream_output& out);
+  void on_syn(stream_output& out);
   void on_syn_ack(const protocol::packet_header& header, time_point now,
                   stream_output& out);
   void on_syn_timer(time_point now, stream_output& out);
@@ -260,36 +260,36 @@ private:
   // Receiving.
   void on_ack_packet(protocol::packet&& pkt, time_point now,
                      stream_output& out);
+  bool read_sack(const protocol::packet& pkt);
   void on_data(protocol::packet&& pkt, time_point now, stream_output& out);
-  void deliver(std::vector<std::uint8_t>&& data, stream_output& out);
+  bool deliver(std::vector<std::uint8_t>&& data, stream_output& out);
   void hold_out_of_order(std::uint32_t seq, std::vector<std::uint8_t>&& data);
   void drain_out_of_order(stream_output& out);
-  void send_sack_ack(time_point now, stream_output& out);
-  bool is_window_probe(const protocol::packet& pkt) const noexcept;
 
   // Teardown.
   void on_fin(const protocol::packet_header& header, time_point now,
               stream_output& out);
   void finish_peer_fin(time_point now, stream_output& out);
   void on_rst(stream_output& out);
+  void abort(stream_output& out);
   void enter_closed() noexcept;
   void enter_time_wait(time_point now) noexcept;
-  void maybe_send_fin(time_point now, stream_output& out);
+  void drop_send_queue() noexcept;
+  void send_fin_when_done(time_point now, stream_output& out);
+  void on_fin_timer(time_point now, stream_output& out);
 
   // Sending and acknowledgements.
-  void send_queued(time_point now, stream_output& out);
+  void send_queued(time_point now, bool flush, stream_output& out);
   void transmit(segment& seg, time_point now, stream_output& out);
-  void on_ack(std::uint32_t ack, bool pure, bool window_changed, time_point now,
-              stream_output& out);
+  bool retransmit(segment& seg, time_point now, stream_output& out);
   void on_new_ack(std::uint32_t ack, time_point now, stream_output& out);
   void on_duplicate_ack(time_point now, stream_output& out);
-  bool apply_sack(const protocol::packet& pkt);
   void retransmit_holes(time_point now, stream_output& out);
   void on_rto_timer(time_point now, stream_output& out);
-  void on_fin_timer(time_point now, stream_output& out);
   void add_rtt_sample(stream_clock::duration sample) noexcept;
-  segment* first_unsacked() noexcept;
-  const segment* first_unsacked() const noexcept;
+  /// Index of the first segment in flight and not SACKed, or `sent_count_`.
+  std::size_t first_unsacked() const noexcept;
+  std::uint64_t in_flight() const noexcept;
   std::uint64_t send_limit() const noexcept;
   bool window_blocked() const noexcept;
   std::vector<std::uint8_t> take_buffer();
@@ -302,21 +302,21 @@ private:
   stream_state state_ = stream_state::closed;
   time_point last_activity_;
 
-  // Handshake.
+  // Dial.
   std::uint32_t syn_retries_ = 0;
   stream_clock::duration syn_timeout_{};
   time_point syn_deadline_ = time_point::max();
 
-  // Send side. `queue_` holds every segment from `snd_una_` on: the first
+  // Send side. `queue_` contains every segment from `snd_una_` on: the first
   // `sent_count_` are in flight (or sacked), the rest are queued.
   std::deque<segment> queue_;
   std::size_t sent_count_ = 0;
-  std::size_t queued_bytes_ = 0;
+  std::size_t buffered_bytes_ = 0;
   std::uint32_t snd_una_ = 0;
   std::uint32_t snd_nxt_ = 0;
   std::uint64_t peer_window_ = 0;
-  std::uint64_t cwnd_ = 40960;
-  std::uint64_t ssthresh_ = 524288;
+  std::uint64_t cwnd_;
+  std::uint64_t ssthresh_;
   std::uint32_t dup_acks_ = 0;
   bool in_recovery_ = false;
   std::uint32_t recovery_point_ = 0;
@@ -325,7 +325,7 @@ private:
   std::uint32_t high_sacked_ = 0;
   time_point nagle_deadline_ = time_point::max();
   time_point probe_deadline_ = time_point::max();
-  stream_clock::duration probe_interval_{};
+  stream_clock::duration probe_interval_;
   time_point last_rto_retransmit_ = time_point::min();
   std::vector<std::vector<std::uint8_t>> spare_buffers_;
 
@@ -333,9 +333,9 @@ private:
   bool have_rtt_ = false;
   stream_clock::duration srtt_{};
   stream_clock::duration rttvar_{};
-  stream_clock::duration rto_{};
+  stream_clock::duration rto_;
 
-  // Close.
+  // Local close.
   bool fin_sent_ = false;
   std::uint32_t fin_seq_ = 0;
   std::uint8_t fin_attempts_ = 0;
@@ -346,9 +346,11 @@ private:
   std::size_t held_chunks_ = 0;
   std::uint16_t last_advertised_ = 0;
   std::vector<held_segment> out_of_order_;
+  std::size_t out_of_order_bytes_ = 0;
   std::uint32_t ack_pending_ = 0;
   time_point ack_deadline_ = time_point::max();
   bool peer_fin_pending_ = false;
+  bool peer_fin_needs_reply_ = false;
   std::uint32_t peer_fin_seq_ = 0;
   time_point peer_fin_deadline_ = time_point::max();
 
