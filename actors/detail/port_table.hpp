@@ -24,6 +24,12 @@ inline constexpr std::uint16_t last_ephemeral_port = 65535;
 /// round-robin allocator of ephemeral ports.
 class port_table {
 public:
+  /// Creates an empty table whose ephemeral allocator starts at `first`,
+  /// or at 49152 when `first` lies below the range.
+  explicit port_table(std::uint16_t first = first_ephemeral_port) noexcept
+      : next_ephemeral_(first < first_ephemeral_port ? first_ephemeral_port
+                                                     : first) {}
+
   /// Binds `port` for `owner`. Returns false when the port is bound already.
   /// Port 0 is bound literally, not allocated.
   bool bind(std::uint16_t port, std::uint64_t owner);
@@ -52,7 +58,7 @@ public:
 
 private:
   std::unordered_map<std::uint16_t, std::uint64_t> bound_;
-  std::uint16_t next_ephemeral_ = first_ephemeral_port;
+  std::uint16_t next_ephemeral_;
 };
 
 } // namespace pilot::actors::detail

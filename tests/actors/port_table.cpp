@@ -98,3 +98,14 @@ TEST_CASE("ephemeral allocation fails when the range is exhausted") {
   CHECK(ports.allocate_ephemeral(one_free) == 50000);
   CHECK(ports.allocate_ephemeral(one_free) == 50000);
 }
+
+TEST_CASE("ephemeral allocation starts where the table is told") {
+  port_table ports{60000};
+  CHECK(ports.allocate_ephemeral(never_in_use) == 60000);
+  CHECK(ports.allocate_ephemeral(never_in_use) == 60001);
+  port_table low{80};
+  CHECK(low.allocate_ephemeral(never_in_use) == 49152);
+  port_table last{65535};
+  CHECK(last.allocate_ephemeral(never_in_use) == 65535);
+  CHECK(last.allocate_ephemeral(never_in_use) == 49152);
+}
