@@ -58,6 +58,11 @@ constexpr std::size_t max_held_writes = 64;
 /// Requests to the tunnel for dials and datagrams that may wait at once.
 constexpr std::size_t max_peer_requests = 1024;
 
+/// Connections in the table, TIME_WAIT included, per allowed live
+/// connection. TIME_WAIT connections do not count against the limits, so
+/// without this bound a high SYN rate could grow the table without end.
+constexpr std::size_t table_entries_per_live_conn = 4;
+
 /// Shortest time between two timer ticks.
 constexpr auto tick_granularity = 5ms;
 
@@ -382,9 +387,8 @@ void drain_output(self_pointer self, conn_entry& entry) {
     else
       push_chunks(self, entry, out.delivered);
   }
-  if (out.established) {
+  if (out.established)
     finish_dial(entry, entry.stream.id());
-  }
   if (out.refused)
     finish_dial(entry,
                 make_error(errc::connection_refused, "connection refused"));
@@ -473,12 +477,6 @@ bool follow_up(self_pointer self, conn_entry& entry, time_point now) {
       return true;
     }
     return false;
-  }
-  if (entry.app_closed && !entry.closing
-      && entry.stream.state() == stream_state::established) {
-    entry.closing = true;
-    entry.stream.close(now, out);
-    return true;
   }
   return flush_writes(self, entry, now);
 }
@@ -599,6 +597,9 @@ bool has_room(self_pointer self, std::uint16_t port, std::uint64_t owner) {
   auto& opts = self->state.options;
   auto [on_port, total] = live_counts(self, port);
   if (on_port >= opts.max_conns_per_port || total >= opts.max_conns_total)
+    return false;
+  if (self->state.conns.size()
+      >= table_entries_per_live_conn * opts.max_conns_total)
     return false;
   if (auto backlog = accept_backlog(self, port, owner))
     return backlog->load(std::memory_order_relaxed) < accept_queue_limit;

@@ -461,6 +461,15 @@ TEST_CASE_FIXTURE(fixture, "echo closes once the dialer closes") {
   CHECK(info.conn_list.empty());
 }
 
+TEST_CASE_FIXTURE(fixture, "echo can be switched off") {
+  connection_options options;
+  options.echo = false;
+  start(options);
+  CHECK(error_of(dial(node_b, 7)) == "connection refused");
+  auto info = value_of(ask<transport_summary>(b, info_atom_v));
+  CHECK(info.ports == 0);
+}
+
 TEST_CASE_FIXTURE(fixture, "dial to an unbound port is refused with an RST") {
   start();
   auto first = record->sent.size();
@@ -599,6 +608,25 @@ TEST_CASE_FIXTURE(fixture, "the per-port limit answers with an RST") {
   REQUIRE(replies.size() == 3);
   CHECK(replies[2].header.flags == protocol::flag_rst);
   CHECK(replies[2].header.dst == protocol::address{0, 102});
+}
+
+TEST_CASE_FIXTURE(fixture, "finished connections count against no limit") {
+  connection_options options;
+  options.max_conns_total = 2;
+  start(options);
+  bind(b, client_b, 1000);
+  auto first = connect(1000);
+  auto second = connect(1000);
+  CHECK(error_of(dial(node_b, 1000)) == "connection refused");
+  CHECK(close(a, client_a, first) == first);
+  CHECK(close(a, client_a, second) == second);
+  advance(1s, 100ms);
+  // Both connections linger in TIME_WAIT, and new ones are accepted.
+  auto third = connect(1000);
+  CHECK(third > second);
+  auto info = value_of(ask<transport_summary>(b, info_atom_v));
+  CHECK(info.connections == 1);
+  CHECK(info.conn_list.size() == 3);
 }
 
 TEST_CASE_FIXTURE(fixture, "a full accept queue rejects before any event") {
