@@ -11,8 +11,8 @@
 
 namespace pilot::actors {
 
-/// Settings of the connection actor; the defaults are the reference
-/// daemon's.
+/// Settings of the connection actor. The defaults are the reference
+/// daemon's where it has the setting.
 struct connection_options {
   /// An ESTABLISHED connection with no packet from the peer for this long is
   /// closed with a FIN after `conn.idle_timeout`.
@@ -29,8 +29,8 @@ struct connection_options {
   /// Maximum number of live inbound connections on one local port; a SYN
   /// beyond it gets an RST.
   std::size_t max_conns_per_port = 1024;
-  /// Maximum number of live connections in total; an inbound SYN beyond it
-  /// gets an RST. Dials are not counted against it.
+  /// Maximum number of live connections in total, dialed ones included; an
+  /// inbound SYN beyond it gets an RST. Dials are never refused by it.
   std::size_t max_conns_total = 4096;
   /// Run the built-in echo service on port 7.
   bool echo = true;
@@ -38,8 +38,9 @@ struct connection_options {
   /// a dial; set when a beacon is configured.
   bool relay_fallback = true;
   /// Deadline of each request that makes the tunnel reach a peer before a
-  /// dial or datagram.
-  std::chrono::milliseconds ensure_peer_timeout{30'000};
+  /// dial or datagram. With the 39 s of SYN retransmissions after it, a dial
+  /// ends within the 60 s that the control socket waits for it.
+  std::chrono::milliseconds ensure_peer_timeout{20'000};
 };
 
 /// Spawns the connection actor. It hands every packet it produces to
