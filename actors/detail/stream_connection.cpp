@@ -394,8 +394,11 @@ void stream_connection::send_rst(stream_output& out) {
 
 void stream_connection::on_syn(stream_output& out) {
   // A repeated SYN means our SYN|ACK was lost. It always carries the ISN,
-  // because the reference's `SendSeq - 1` is wrong once data went out.
-  if (state_ == stream_state::syn_sent)
+  // because the reference's `SendSeq - 1` is wrong once data went out. In
+  // TIME_WAIT the peer completed the handshake long ago, so the SYN opens a
+  // new connection (a restarted reference daemon reuses its first ephemeral
+  // ports) and a reply for the old one would strand it.
+  if (state_ == stream_state::syn_sent || state_ == stream_state::time_wait)
     return;
   emit(flag_syn | flag_ack, 0, rcv_nxt_, advertised_window(), {}, out);
 }

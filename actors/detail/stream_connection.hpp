@@ -167,6 +167,9 @@ public:
   /// Handles a stream packet whose tuple matches this connection: a repeated
   /// SYN (which gets the SYN|ACK again), a SYN|ACK, FIN, RST or ACK, with
   /// or without data or SACK blocks. Takes the payload to avoid a copy.
+  ///
+  /// A SYN in TIME_WAIT is ignored: it starts a new connection, so the
+  /// caller should drop this one and handle the SYN as a new one.
   void on_packet(protocol::packet&& pkt, time_point now, stream_output& out);
 
   /// Queues `data` for sending and sends what the windows and Nagle's rule

@@ -990,7 +990,7 @@ TEST_CASE("user data that looks like SACK is delivered as data") {
   CHECK(net.b.conn.stats().sack_recv == 0);
 }
 
-TEST_CASE("data after a local close is not delivered") {
+TEST_CASE("a closed connection accepts no writes") {
   network net;
   net.connect();
   net.a.conn.close(net.now, net.a.out);
@@ -1027,4 +1027,58 @@ TEST_CASE("stats report every counter") {
   CHECK(b.ooo_buf == 0);
   CHECK_FALSE(a.in_recovery);
   CHECK(a.retransmits == 0);
+}
+
+TEST_CASE("a repeated FIN gets another FIN|ACK") {
+  network net;
+  net.connect();
+  // Lose the first FIN|ACK, so the closing side resends its FIN.
+  bool dropped = false;
+  net.drop = [&](const side&, const protocol::packet& pkt) {
+    if (pkt.header.flags != (flag_fin | flag_ack) || dropped)
+      return false;
+    dropped = true;
+    return true;
+  };
+  net.a.conn.close(net.now, net.a.out);
+  net.collect(net.a);
+  net.run_until([&] { return net.a.conn.state() == stream_state::time_wait; },
+                10s);
+  CHECK(net.a.count_sent(flag_fin) == 2);
+  CHECK(net.b.count_sent(flag_fin | flag_ack) == 2);
+  CHECK(net.b.events.fin_received);
+  CHECK_FALSE(net.a.events.aborted);
+}
+
+TEST_CASE("a simultaneous close ends without a FIN|ACK loop") {
+  network net;
+  net.connect();
+  net.a.conn.close(net.now, net.a.out);
+  net.b.conn.close(net.now, net.b.out);
+  net.collect(net.a);
+  net.collect(net.b);
+  net.run_for(30s);
+  CHECK(net.a.conn.state() == stream_state::time_wait);
+  CHECK(net.b.conn.state() == stream_state::time_wait);
+  CHECK(net.a.count_sent(flag_fin) == 1);
+  CHECK(net.b.count_sent(flag_fin) == 1);
+  CHECK(net.a.count_sent(flag_fin | flag_ack) == 1);
+  CHECK(net.b.count_sent(flag_fin | flag_ack) == 1);
+  // The local closers report no peer FIN.
+  CHECK_FALSE(net.a.events.fin_received);
+  CHECK_FALSE(net.b.events.fin_received);
+  CHECK(net.a.conn.reapable(net.now));
+}
+
+TEST_CASE("a SYN in TIME_WAIT is left to the caller") {
+  network net;
+  net.connect();
+  net.a.conn.close(net.now, net.a.out);
+  net.collect(net.a);
+  net.run_until([&] { return net.b.conn.state() == stream_state::time_wait; },
+                1s);
+  protocol::packet syn;
+  syn.header.flags = flag_syn;
+  net.b.conn.on_packet(std::move(syn), net.now, net.b.out);
+  CHECK(net.b.out.packets.empty());
 }
