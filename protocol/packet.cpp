@@ -1,8 +1,7 @@
 #include "protocol/packet.hpp"
 
 #include "protocol/detail/big_endian.hpp"
-
-#include <boost/crc.hpp>
+#include "protocol/detail/crc32.hpp"
 
 #include <algorithm>
 #include <array>
@@ -22,10 +21,10 @@ constexpr std::size_t checksum_size = 4;
 std::uint32_t packet_checksum(std::span<const std::uint8_t> header,
                               std::span<const std::uint8_t> payload) {
   constexpr std::array<std::uint8_t, checksum_size> zero{};
-  boost::crc_32_type crc;
-  crc.process_bytes(header.data(), checksum_offset);
-  crc.process_bytes(zero.data(), zero.size());
-  crc.process_bytes(payload.data(), payload.size());
+  detail::crc32_ieee crc;
+  crc.update(header.first(checksum_offset));
+  crc.update(zero);
+  crc.update(payload);
   return crc.checksum();
 }
 
@@ -43,7 +42,11 @@ encode_packet(const packet_header& header,
     return errc::oversized;
   if (header.version > 0xF || header.flags > 0xF)
     return errc::invalid_field;
-  std::vector<std::uint8_t> out(packet_header_size + payload.size());
+  // Only the header is zero-filled, so the payload is written once.
+  std::vector<std::uint8_t> out;
+  out.reserve(packet_header_size + payload.size());
+  out.resize(packet_header_size);
+  out.insert(out.end(), payload.begin(), payload.end());
   std::span bytes{out};
   bytes[0] = static_cast<std::uint8_t>(header.version << 4 | header.flags);
   bytes[1] = static_cast<std::uint8_t>(header.protocol);
@@ -56,8 +59,6 @@ encode_packet(const packet_header& header,
   store_big_endian(bytes.subspan(20), header.seq);
   store_big_endian(bytes.subspan(24), header.ack);
   store_big_endian(bytes.subspan(28), header.window);
-  std::copy(payload.begin(), payload.end(),
-            bytes.subspan(packet_header_size).begin());
   store_big_endian(bytes.subspan(checksum_offset),
                    packet_checksum(bytes.first(packet_header_size), payload));
   return out;
