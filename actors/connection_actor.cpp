@@ -313,18 +313,29 @@ caf::error not_established_error() {
   return make_error(errc::invalid_argument, "send: connection not established");
 }
 
+// Delivers the outcome of a dial, if one is pending. A client learns of no
+// connection whose dial failed, so none gets a CloseOK.
+void finish_dial(conn_entry& entry, caf::expected<std::uint32_t> result) {
+  if (!entry.dial)
+    return;
+  if (result) {
+    entry.dial->deliver(*result);
+  } else {
+    entry.dial->deliver(std::move(result.error()));
+    entry.eof_pushed = true;
+  }
+  entry.dial.reset();
+}
+
 void remove_conn(self_pointer self, std::uint32_t id) {
   auto& st = self->state;
   auto i = st.conns.find(id);
   if (i == st.conns.end())
     return;
   auto& entry = i->second;
-  if (entry.dial) {
-    entry.dial->deliver(make_error(errc::connection_refused,
-                                   "dial: connection closed before it was "
-                                   "established"));
-    entry.dial.reset();
-  }
+  finish_dial(entry, make_error(errc::connection_refused,
+                                "dial: connection closed before it was "
+                                "established"));
   fail_writes(entry, not_established_error());
   push_close_ok(self, entry);
   auto key = key_of(entry.stream.tuple());
@@ -358,16 +369,6 @@ void track_timer(self_pointer self, conn_entry& entry, time_point now) {
     self->state.timed.push_back(entry.stream.id());
   }
   schedule_tick(self, deadline, now);
-}
-
-void finish_dial(conn_entry& entry, caf::expected<std::uint32_t> result) {
-  if (!entry.dial)
-    return;
-  if (result)
-    entry.dial->deliver(*result);
-  else
-    entry.dial->deliver(std::move(result.error()));
-  entry.dial.reset();
 }
 
 // Moves what the last stream call produced into the outbox, the client and

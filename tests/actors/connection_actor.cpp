@@ -483,6 +483,8 @@ TEST_CASE_FIXTURE(fixture, "dial to an unbound port is refused with an RST") {
   CHECK(replies[0].header.ack == 0);
   CHECK(events_b->empty());
   CHECK(events_a->empty());
+  // The client never learned of the connection, so it gets no CloseOK.
+  CHECK(client_a->close_oks().empty());
 }
 
 TEST_CASE_FIXTURE(fixture, "a FIN raises conn.fin and pushes CloseOK") {
