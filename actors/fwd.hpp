@@ -80,6 +80,8 @@ CAF_ADD_ATOM(pilot_actors, pilot::actors, heartbeat_atom, "heartbeat")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, stop_atom, "stop")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, register_atom, "register")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, registered_atom, "registered")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, lookup_atom, "lookup")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, resolve_atom, "resolve")
 CAF_END_TYPE_ID_BLOCK(pilot_actors)
 
 namespace pilot::actors {
@@ -119,5 +121,22 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<deregister_atom>::with<std::string>,
     caf::replies_to<stop_atom>::with<bool>, caf::reacts_to<heartbeat_atom>,
     caf::reacts_to<register_atom>, caf::reacts_to<registry_reply>>;
+
+/// The registry requests that the tunnel makes for its peers. Each returns
+/// the registry's response JSON, or an error whose context names the node,
+/// such as `resolve node 5: the registry rejected the request: ...`.
+///
+/// - `(lookup_atom, node)`: the node's record, with its public key
+///   (`lookup`, unsigned).
+/// - `(resolve_atom, node)`: the node's endpoint `real_addr` (`resolve`,
+///   signed by this node; the registry responds only for public nodes and
+///   nodes that trust this one).
+using node_directory_actor = caf::typed_actor<
+    caf::replies_to<lookup_atom, std::uint32_t>::with<std::string>,
+    caf::replies_to<resolve_atom, std::uint32_t>::with<std::string>>;
+
+/// The registry actor as spawned: `registry_actor` and
+/// `node_directory_actor` in one handle, which converts to either.
+using registry_client_actor = registry_actor::extend_with<node_directory_actor>;
 
 } // namespace pilot::actors

@@ -81,7 +81,8 @@ struct registry_state {
   std::vector<caf::typed_response_promise<node_info>> registration_waiters;
 };
 
-using registry_pointer = registry_actor::stateful_pointer<registry_state>;
+using registry_pointer
+    = registry_client_actor::stateful_pointer<registry_state>;
 
 // -- validation ---------------------------------------------------------------
 
@@ -572,6 +573,32 @@ resolve_hostname(registry_pointer self, const std::string& name) {
                          "no node has the hostname " + quote_value(name));
 }
 
+caf::typed_response_promise<std::string> lookup(registry_pointer self,
+                                                std::uint32_t node) {
+  auto operation = "lookup node " + std::to_string(node);
+  if (auto err = refusal(self, operation, false))
+    return fail_request(self, std::move(err));
+  return forward_request(
+      self, operation,
+      protocol::encode_registry_message(protocol::lookup_request{node}),
+      "the registry rejected the request: node " + std::to_string(node)
+          + " does not exist");
+}
+
+caf::typed_response_promise<std::string> resolve(registry_pointer self,
+                                                 std::uint32_t node) {
+  auto& st = self->state;
+  auto operation = "resolve node " + std::to_string(node);
+  if (auto err = refusal(self, operation, true))
+    return fail_request(self, std::move(err));
+  return forward_request(
+      self, operation,
+      signed_body(self, protocol::resolve_request{node, st.info.node_id, {}}),
+      "the registry rejected the request: node " + std::to_string(node)
+          + " does not exist, or it is private and has no trust pair with "
+            "this node");
+}
+
 caf::typed_response_promise<std::string> deregister(registry_pointer self) {
   auto& st = self->state;
   if (auto err = refusal(self, "deregister", true))
@@ -686,7 +713,7 @@ void on_reply(registry_pointer self, registry_reply& reply) {
   handler(reply);
 }
 
-registry_actor::behavior_type
+registry_client_actor::behavior_type
 registry_behavior(registry_pointer self, registry_actor_options options,
                   event_sink_actor events,
                   registry_transport_factory make_transport) {
@@ -720,6 +747,8 @@ registry_behavior(registry_pointer self, registry_actor_options options,
       [self](find_atom, const std::string& name) {
         return resolve_hostname(self, name);
       },
+      [self](lookup_atom, std::uint32_t node) { return lookup(self, node); },
+      [self](resolve_atom, std::uint32_t node) { return resolve(self, node); },
       [self](deregister_atom) { return deregister(self); },
       [self](stop_atom) { return stop(self); },
       [self](heartbeat_atom) { on_heartbeat_tick(self); },
@@ -735,18 +764,18 @@ registry_behavior(registry_pointer self, registry_actor_options options,
 
 } // namespace
 
-registry_actor spawn_registry_actor(caf::actor_system& sys,
-                                    registry_actor_options options,
-                                    event_sink_actor events,
-                                    registry_transport_factory make_transport) {
+registry_client_actor
+spawn_registry_actor(caf::actor_system& sys, registry_actor_options options,
+                     event_sink_actor events,
+                     registry_transport_factory make_transport) {
   return sys.spawn(registry_behavior, std::move(options), std::move(events),
                    std::move(make_transport));
 }
 
-registry_actor spawn_registry_actor(caf::actor_system& sys,
-                                    boost::asio::io_context& io,
-                                    registry_actor_options options,
-                                    event_sink_actor events) {
+registry_client_actor spawn_registry_actor(caf::actor_system& sys,
+                                           boost::asio::io_context& io,
+                                           registry_actor_options options,
+                                           event_sink_actor events) {
   registry_connection_options connection;
   connection.address = options.registry_address;
   connection.connect_timeout

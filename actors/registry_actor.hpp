@@ -62,18 +62,19 @@ using registry_transport_factory
 /// `node.registered` to `events`, applies visibility and hostname, and
 /// heartbeats every `keepalive`. After three failed heartbeats in a row it
 /// registers again with the same key, adopts a changed node ID and raises
-/// `node.reregistered`. Throws `std::invalid_argument` when the registry
-/// address is not `host:port`.
-registry_actor spawn_registry_actor(caf::actor_system& sys,
-                                    boost::asio::io_context& io,
-                                    registry_actor_options options,
-                                    event_sink_actor events);
+/// `node.reregistered`. It also serves the tunnel's lookups and resolves
+/// (`node_directory_actor`). Throws `std::invalid_argument` when the
+/// registry address is not `host:port`.
+registry_client_actor spawn_registry_actor(caf::actor_system& sys,
+                                           boost::asio::io_context& io,
+                                           registry_actor_options options,
+                                           event_sink_actor events);
 
 /// Spawns the registry actor on the transport that `make_transport` creates;
 /// tests pass a transport that plays the registry.
-registry_actor spawn_registry_actor(caf::actor_system& sys,
-                                    registry_actor_options options,
-                                    event_sink_actor events,
-                                    registry_transport_factory make_transport);
+registry_client_actor
+spawn_registry_actor(caf::actor_system& sys, registry_actor_options options,
+                     event_sink_actor events,
+                     registry_transport_factory make_transport);
 
 } // namespace pilot::actors

@@ -213,7 +213,7 @@ struct fixture {
   caf::scheduler::test_coordinator& sched;
   record_list records = std::make_shared<std::vector<sink_record>>();
   event_sink_actor sink;
-  registry_actor registry;
+  registry_client_actor registry;
   std::shared_ptr<scripted_transport> transport;
   std::vector<std::string> statuses;
 };
@@ -777,4 +777,71 @@ TEST_CASE_FIXTURE(fixture, "node info reports the registration state") {
   respond_last(R"({"time":1700000000,"type":"heartbeat_ok"})");
   info = ask<node_info>(info_atom_v);
   CHECK((**info)->registry_error == "");
+}
+
+TEST_CASE_FIXTURE(fixture, "lookup passes the registry JSON through") {
+  start(make_options());
+  register_as(1, "0:0000.0000.0001");
+  auto answer = ask<std::string>(lookup_atom_v, std::uint32_t{2});
+  CHECK(last_request().body == R"({"node_id":2,"type":"lookup"})");
+  std::string body
+      = R"({"address":"0:0000.0000.0002","networks":[0],"node_id":2,)"
+        R"("polo_score":0,"public":false,"public_key":")"
+        + std::string{test_public_key} + R"(","type":"lookup_ok"})";
+  respond_last(body);
+  REQUIRE(answer->has_value());
+  REQUIRE((*answer)->engaged());
+  CHECK(***answer == body);
+}
+
+TEST_CASE_FIXTURE(fixture, "lookup works before registration") {
+  start(make_options());
+  ask<std::string>(lookup_atom_v, std::uint32_t{2});
+  REQUIRE(transport->requests.size() == 2);
+  decode_last<protocol::lookup_request>();
+}
+
+TEST_CASE_FIXTURE(fixture, "resolve is signed by this node") {
+  start(make_options());
+  register_as(1, "0:0000.0000.0001");
+  auto answer = ask<std::string>(resolve_atom_v, std::uint32_t{2});
+  // The registry frame R8 of the reference: node 1 resolves node 2.
+  CHECK(last_request().body
+        == R"({"node_id":2,"requester_id":1,"signature":")"
+           R"(a782c6+50CLxw5CdBgYqTOdXCgBvP0bH1Pc1vA1BZE/zb4XhaloIU6GMcNtJ)"
+           R"(VitQIMY57SgoK21CUKmjSAItAw==","type":"resolve"})");
+  std::string body
+      = R"({"node_id":2,"real_addr":"127.0.0.1:4001","type":"resolve_ok"})";
+  respond_last(body);
+  REQUIRE(answer->has_value());
+  REQUIRE((*answer)->engaged());
+  CHECK(***answer == body);
+}
+
+TEST_CASE_FIXTURE(fixture, "a rejected resolve names the node") {
+  start(make_options());
+  register_as(1, "0:0000.0000.0001");
+  auto answer = ask<std::string>(resolve_atom_v, std::uint32_t{2});
+  respond_last(std::string{protocol::generic_error_body});
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK((*answer)->error().code()
+        == static_cast<uint8_t>(errc::registry_rejected));
+  CHECK(error_text((*answer)->error())
+        == "resolve node 2: the registry rejected the request: node 2 does "
+           "not exist, or it is private and has no trust pair with this "
+           "node");
+}
+
+TEST_CASE_FIXTURE(fixture, "resolve before registration fails at once") {
+  start(make_options());
+  auto answer = ask<std::string>(resolve_atom_v, std::uint32_t{2});
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK((*answer)->error().code()
+        == static_cast<uint8_t>(errc::not_registered));
+  CHECK(error_text((*answer)->error())
+        == "resolve node 2: not registered yet; still registering with "
+           "127.0.0.1:9000");
+  CHECK(transport->requests.size() == 1);
 }
