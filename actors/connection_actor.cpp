@@ -397,7 +397,9 @@ void drain_output(self_pointer self, conn_entry& entry) {
     finish_dial(entry, make_error(errc::timeout, "dial timeout"));
   if (out.fin_received)
     raise(self, conn_event<protocol::conn_fin>(entry));
-  if (out.rst_received)
+  // A dial's RST is an RST for a known connection too, so it raises the
+  // event as well, as the reference does.
+  if (out.rst_received || out.refused)
     raise(self, conn_event<protocol::conn_rst>(entry));
   if (out.receive_closed)
     push_close_ok(self, entry);

@@ -481,8 +481,14 @@ TEST_CASE_FIXTURE(fixture, "dial to an unbound port is refused with an RST") {
   CHECK(replies[0].header.src_port == 1234);
   CHECK(replies[0].header.seq == 0);
   CHECK(replies[0].header.ack == 0);
+  // The refusing side raises nothing, the dialer conn.rst.
   CHECK(events_b->empty());
-  CHECK(events_a->empty());
+  auto resets = events_of<protocol::conn_rst>(events_a);
+  REQUIRE(resets.size() == 1);
+  CHECK(resets[0].remote_addr == "0:0000.0000.0002");
+  CHECK(resets[0].remote_port == 1234);
+  CHECK(resets[0].local_port >= 49152);
+  CHECK(resets[0].conn_id == 1);
   // The client never learned of the connection, so it gets no CloseOK.
   CHECK(client_a->close_oks().empty());
 }
