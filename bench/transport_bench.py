@@ -23,6 +23,24 @@ GOAL_MBIT = 1000
 GOAL_WEBHOOK_COST = 0.05
 
 
+def cpu_seconds(pid):
+    """Returns the user and system CPU time a process has used, from
+    /proc/<pid>/stat (fields 14 and 15, in clock ticks)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Run:
+    """One transfer: its duration and the CPU time of each daemon."""
+
+    def __init__(self, size, seconds, cpu_a, cpu_b):
+        self.mb_per_s = size / seconds / 1e6
+        # Percent of one CPU over the transfer.
+        self.load_a = cpu_a / seconds * 100
+        self.load_b = cpu_b / seconds * 100
+
+
 class Setup:
     """Daemons A and B on one registry, both with the same webhook URL (or
     none), and their IPC clients; B only counts what it receives."""
@@ -39,20 +57,24 @@ class Setup:
         self.next_port = 2000
 
     def run(self, size, chunk):
-        """Transfers size bytes and returns the seconds it took."""
+        """Transfers size bytes and returns the Run."""
         port = self.next_port
         self.next_port += 1
         self.listener.bind(port)
         conn = self.sender.dial(self.b_address, port)
         accepted = self.listener.accept()
         data = os.urandom(chunk)
+        pids = (self.a.daemon.proc.pid, self.b.daemon.proc.pid)
+        cpu_before = [cpu_seconds(pid) for pid in pids]
         start = time.perf_counter()
         for _ in range(size // chunk):
             conn.send(data, chunk)
         accepted.wait_received(size, timeout=max(60, size / 10e6))
         elapsed = time.perf_counter() - start
+        cpu = [cpu_seconds(pid) - before
+               for pid, before in zip(pids, cpu_before)]
         conn.close()
-        return elapsed
+        return Run(size, elapsed, *cpu)
 
     def stop(self):
         self.sender.close()
@@ -77,10 +99,6 @@ def parse_arguments():
     return parser.parse_args()
 
 
-def mb_per_s(size, seconds):
-    return size / seconds / 1e6
-
-
 def main():
     args = parse_arguments()
     os.environ["PILOT_BIN_DIR"] = os.path.abspath(args.bin_dir)
@@ -98,9 +116,9 @@ def main():
     try:
         for round_number in range(args.warmup + args.rounds):
             for name, setup in setups.items():
-                seconds = setup.run(size, chunk)
+                result = setup.run(size, chunk)
                 if round_number >= args.warmup:
-                    results[name].append(mb_per_s(size, seconds))
+                    results[name].append(result)
     finally:
         for setup in setups.values():
             setup.stop()
@@ -112,19 +130,26 @@ def print_table(args, results, unanswered):
     print(f"stream throughput, encrypted tunnel on loopback: "
           f"{args.size_mib} MiB per run, {args.rounds} runs each "
           f"(+{args.warmup} warm-up), {args.chunk_kib} KiB IPC writes")
-    print(f"host: {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, binaries in {args.bin_dir}")
+    print(f"host: {platform.machine()}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "
+          f"binaries in {args.bin_dir}")
     print()
-    print(f"{'setup':<24}{'median MB/s':>12}{'Mbit/s':>10}"
-          f"{'min MB/s':>10}{'max MB/s':>10}")
+    print(f"{'setup':<24}{'median MB/s':>12}{'Mbit/s':>8}{'min MB/s':>10}"
+          f"{'max MB/s':>10}{'CPU A %':>9}{'CPU B %':>9}")
     medians = {}
-    for name, rates in results.items():
+    for name, runs in results.items():
+        rates = [run.mb_per_s for run in runs]
         medians[name] = statistics.median(rates)
-        print(f"{name:<24}{medians[name]:>12.1f}{medians[name] * 8:>10.0f}"
-              f"{min(rates):>10.1f}{max(rates):>10.1f}")
+        load_a = statistics.median(run.load_a for run in runs)
+        load_b = statistics.median(run.load_b for run in runs)
+        print(f"{name:<24}{medians[name]:>12.1f}{medians[name] * 8:>8.0f}"
+              f"{min(rates):>10.1f}{max(rates):>10.1f}{load_a:>9.0f}"
+              f"{load_b:>9.0f}")
     base, dead = medians["no webhook"], medians["webhook never answers"]
     ratio = dead / base
     print()
+    print("CPU A/B: median CPU time of the sending/receiving daemon over the "
+          "transfer, in percent of one CPU")
     print(f"ratio b/a (webhook never answers / no webhook): {ratio:.3f} "
           f"(cost {(1 - ratio) * 100:+.1f} %)")
     print(f"POSTs the receiver read and never answered: {unanswered}")
