@@ -423,6 +423,7 @@ caf::typed_response_promise<bool> ensure_peer(tunnel_pointer self,
 void on_batch(tunnel_pointer self, const datagram_batch& batch) {
   auto& st = self->state;
   auto now = tunnel_clock::now();
+  auto changes = st.peers->stats().observed_endpoint_changes;
   for (const auto& datagram : batch.datagrams) {
     ++st.datagrams_received;
     st.bytes_received += datagram.size;
@@ -430,6 +431,13 @@ void on_batch(tunnel_pointer self, const datagram_batch& batch) {
   }
   flush(self);
   st.socket->batch_done();
+  // Peers reach us at the endpoint the beacon observes, which differs from
+  // the socket's address behind a NAT.
+  if (st.peers->stats().observed_endpoint_changes != changes)
+    log::info(log_component, "endpoint-observed",
+              "the beacon reports the public endpoint of the tunnel socket",
+              {{"endpoint", format_endpoint(*st.peers->observed_endpoint())},
+               {"listen", format_endpoint(st.socket->local_endpoint())}});
 }
 
 void on_node_info(tunnel_pointer self, const node_info& info) {

@@ -216,8 +216,11 @@ void tunnel_peers::receive_beacon_message(
     return;
   }
   if (auto* reply = std::get_if<protocol::beacon_discover_reply>(&*message)) {
-    observed_endpoint_
-        = unmap_endpoint({reply->observed.ip, reply->observed.port});
+    auto observed = unmap_endpoint({reply->observed.ip, reply->observed.port});
+    if (!observed_endpoint_ || *observed_endpoint_ != observed) {
+      observed_endpoint_ = observed;
+      ++stats_.observed_endpoint_changes;
+    }
   } else if (auto* command
              = std::get_if<protocol::beacon_punch_command>(&*message)) {
     auto target = unmap_endpoint({command->target.ip, command->target.port});

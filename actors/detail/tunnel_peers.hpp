@@ -217,6 +217,8 @@ struct tunnel_peers_stats {
   std::uint64_t packets_delivered = 0;
   std::uint64_t key_exchanges_accepted = 0;
   std::uint64_t punches_received = 0;
+  /// DiscoverReplies that reported a new endpoint for us.
+  std::uint64_t observed_endpoint_changes = 0;
 
   std::uint64_t dropped(drop_reason reason) const noexcept {
     return drops[static_cast<std::size_t>(reason)];

@@ -34,7 +34,7 @@ namespace {
 
 constexpr auto deadline = 10s;
 
-/// What one daemon's packet sink and event sink received, for the test
+/// The packets and events that one daemon's sinks received, for the test
 /// thread to wait on.
 struct recorder {
   template <class Predicate>
@@ -416,4 +416,27 @@ TEST_CASE("tunnel actor survives garbage and keeps working") {
          && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(10ms);
   CHECK(info_of(c, b).frames_dropped >= garbage.size());
+}
+
+TEST_CASE("public endpoint discovery uses the tunnel socket") {
+  cluster c;
+  udp::socket socket{c.io};
+  socket.open(udp::v4());
+  socket.bind({c.loopback, 0});
+  auto beacon = udp::endpoint{c.loopback, c.beacon->local_endpoint().port()};
+  auto observed = discover_public_endpoint(socket, beacon, deadline);
+  REQUIRE(observed.has_value());
+  CHECK(*observed == socket.local_endpoint());
+}
+
+TEST_CASE("public endpoint discovery times out without a beacon") {
+  cluster c;
+  udp::socket socket{c.io};
+  socket.open(udp::v4());
+  socket.bind({c.loopback, 0});
+  udp::socket silent{c.io};
+  silent.open(udp::v4());
+  silent.bind({c.loopback, 0});
+  CHECK_FALSE(discover_public_endpoint(socket, silent.local_endpoint(), 200ms)
+                  .has_value());
 }

@@ -836,6 +836,10 @@ TEST_CASE("a discover reply records our observed endpoint") {
   a.receive(reply, beacon, start);
   REQUIRE(a.peers->observed_endpoint().has_value());
   CHECK(*a.peers->observed_endpoint() == stranger);
+  CHECK(a.peers->stats().observed_endpoint_changes == 1);
+  // The same endpoint again is no change.
+  a.receive(reply, beacon, start);
+  CHECK(a.peers->stats().observed_endpoint_changes == 1);
 }
 
 // -- table bounds -------------------------------------------------------------
