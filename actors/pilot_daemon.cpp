@@ -1,9 +1,12 @@
+#include "actors/connection_actor.hpp"
 #include "actors/daemon_options.hpp"
 #include "actors/error.hpp"
 #include "actors/fwd.hpp"
 #include "actors/log.hpp"
 #include "actors/registry_actor.hpp"
 #include "actors/sd_notify.hpp"
+#include "actors/transport_fwd.hpp"
+#include "actors/tunnel_actor.hpp"
 #include "control/control_actor.hpp"
 #include "protocol/webhook_url.hpp"
 #include "webhook/fwd.hpp"
@@ -63,9 +66,8 @@ std::string redacted_url(const std::string& url) {
 
 // Binds the tunnel's UDP socket on `listen` and returns the endpoint to
 // register: `endpoint` when set, else the socket's address with a wildcard
-// host replaced by loopback, as the reference daemon does.
-// TODO: the tunnel takes over this socket once tunnels exist; until then
-// nothing reads it.
+// host replaced by loopback, as the reference daemon does. The tunnel actor
+// takes the socket over.
 std::string bind_tunnel_socket(asio::ip::udp::socket& socket,
                                const std::string& listen,
                                const std::string& endpoint) {
@@ -124,6 +126,8 @@ struct supervisor_state {
   actors::registry_actor registry;
   webhook::webhook_actor webhook;
   pilot::control::control_actor control;
+  actors::tunnel_actor tunnel;
+  actors::connection_actor connections;
   /// The webhook settings of the last start or reload, to tell what changed.
   actors::webhook_settings applied_webhook;
   std::optional<std::chrono::microseconds> watchdog_interval;
@@ -169,8 +173,10 @@ void drain_webhook(supervisor_pointer self) {
 }
 
 // Stops in the order that loses nothing. The IPC socket closes first, so no
-// new requests arrive. Then the registry actor raises node.deregistered and
-// deregisters, and last the webhook delivers what it holds.
+// new requests arrive, and the connection actor sends a FIN on every open
+// connection while the tunnel still carries it. Then the registry actor
+// raises node.deregistered and deregisters, and last the webhook delivers
+// what it holds. The tunnel ends with the process.
 void begin_shutdown(supervisor_pointer self, int signal_number) {
   auto& st = self->state;
   st.stopping = true;
@@ -178,6 +184,7 @@ void begin_shutdown(supervisor_pointer self, int signal_number) {
             {{"signal", strsignal(signal_number)}});
   sd::notify_stopping("stopping");
   self->send_exit(st.control, caf::exit_reason::user_shutdown);
+  self->send_exit(st.connections, caf::exit_reason::user_shutdown);
   // The registry actor responds within its 2 s deregister deadline.
   self->request(st.registry, 5s, actors::stop_atom_v)
       .then([self](bool) { drain_webhook(self); },
@@ -295,6 +302,8 @@ caf::behavior supervisor(supervisor_pointer self, supervisor_state init) {
             log::info(log_component, "registered", "the node is registered",
                       {{"node_id", std::to_string(info.node_id)},
                        {"address", info.address}});
+            self->send(self->state.tunnel, info);
+            self->send(self->state.connections, info);
             sd::notify_ready("registered as " + info.address);
           },
           [](const caf::error&) {
@@ -388,6 +397,30 @@ std::string absolute_config_path(const actors::daemon_options& opts) {
   return ec ? path.string() : absolute.string();
 }
 
+actors::tunnel_options tunnel_options_of(const actors::daemon_options& opts,
+                                         pilot::protocol::identity identity,
+                                         asio::ip::udp::socket socket) {
+  actors::tunnel_options result{std::move(identity), std::move(socket)};
+  result.encrypt = opts.encrypt;
+  result.beacon = opts.beacon;
+  return result;
+}
+
+actors::connection_options
+connection_options_of(const actors::daemon_options& opts) {
+  actors::connection_options result;
+  result.idle_timeout = opts.transport.idle_timeout;
+  result.keepalive = opts.keepalive;
+  result.time_wait = opts.transport.time_wait;
+  result.syn_rate_limit
+      = static_cast<std::uint32_t>(opts.transport.syn_rate_limit);
+  result.max_conns_per_port = opts.transport.max_conns_per_port;
+  result.max_conns_total = opts.transport.max_conns_total;
+  result.echo = opts.transport.echo;
+  result.relay_fallback = !opts.beacon.empty();
+  return result;
+}
+
 pilot::control::control_options
 control_options_of(const actors::daemon_options& opts,
                    std::chrono::milliseconds registry_deadline) {
@@ -463,6 +496,7 @@ int run_daemon(const actors::daemon_options& opts,
   caf::actor_system_config cfg;
   cfg.add_message_types<caf::id_block::pilot_actors>();
   cfg.add_message_types<caf::id_block::pilot_webhook>();
+  cfg.add_message_types<caf::id_block::pilot_transport>();
   actors::add_error_renderer(cfg);
   caf::actor_system sys{cfg};
   // Declared after the actor system, so the I/O thread stops before it.
@@ -474,20 +508,38 @@ int run_daemon(const actors::daemon_options& opts,
   auto registry_deadline = registry_opts.request_deadline;
   auto registry = actors::spawn_registry_actor(
       sys, io, std::move(registry_opts), actors::event_sink_actor{hook});
-  // Step 3: IPC serves `info` while the registration still retries.
+  // Step 3: the tunnel and the connections on top of it. Both learn the
+  // node's address once it is registered.
+  auto tunnel_opts
+      = tunnel_options_of(opts, identity, std::move(tunnel_socket));
+  tunnel_opts.registry = registry;
+  tunnel_opts.events = hook;
+  auto tunnel = actors::spawn_tunnel(sys, io, std::move(tunnel_opts));
+  auto connections = actors::spawn_connections(sys, connection_options_of(opts),
+                                               tunnel, hook);
+  caf::anon_send(tunnel, actors::deliver_atom_v,
+                 actors::packet_sink_actor{connections});
+  auto stop_actors = [&] {
+    for (auto handle : {caf::actor_cast<caf::actor>(connections),
+                        caf::actor_cast<caf::actor>(tunnel),
+                        caf::actor_cast<caf::actor>(registry),
+                        caf::actor_cast<caf::actor>(hook)})
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  };
+  // Step 4: IPC serves `info` while the registration still retries.
   auto control = pilot::control::start_control(
-      sys, io, control_options_of(opts, registry_deadline), registry, hook);
+      sys, io, control_options_of(opts, registry_deadline), registry, hook,
+      tunnel, connections);
   if (!control) {
     log::error(log_component, "socket-failed", "cannot serve the IPC socket",
                {{"socket", opts.socket},
                 {"error", actors::error_text(control.error())}});
-    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(hook, caf::exit_reason::user_shutdown);
+    stop_actors();
     return exit_failure;
   }
   log::info(log_component, "ipc-listening", "serving the IPC socket",
             {{"socket", opts.socket}});
-  // Step 4: the supervisor waits for registration and for signals.
+  // Step 5: the supervisor waits for registration and for signals.
   auto finished = std::make_shared<std::promise<int>>();
   auto exit_code = finished->get_future();
   supervisor_state init;
@@ -496,6 +548,8 @@ int run_daemon(const actors::daemon_options& opts,
   init.registry = registry;
   init.webhook = hook;
   init.control = *control;
+  init.tunnel = tunnel;
+  init.connections = connections;
   init.applied_webhook = opts.webhook;
   init.watchdog_interval = sd::watchdog_interval();
   init.finished = finished;
@@ -505,9 +559,8 @@ int run_daemon(const actors::daemon_options& opts,
   forwarder.do_wait();
   finished.reset();
   auto result = exit_code.get();
-  // Step 5: every actor ends before the I/O thread does.
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(hook, caf::exit_reason::user_shutdown);
+  // Step 6: every actor ends before the I/O thread does.
+  stop_actors();
   sys.await_all_actors_done();
   io_runner.stop();
   return result;
