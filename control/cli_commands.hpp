@@ -69,4 +69,51 @@ success run_deregister(const command_line& cmd);
 /// `$PILOT_REGISTRY`, else the public registry.
 success run_lookup(const command_line& cmd);
 
+// -- connections and datagrams -----------------------------------------------
+//
+// A target is a full address (`0:0000.0000.0009`), a decimal node ID on
+// network 0, or a hostname that the daemon resolves through the registry.
+
+/// `connect <target> [port] [--message m] [--timeout 30s]`: opens a
+/// connection (port 1000 by default), sends the message or the piped
+/// standard input, and returns one read of the reply.
+success run_connect(const command_line& cmd);
+
+/// `send <target> <port> --data d [--timeout 30s]`: as `connect` with
+/// `--data`.
+success run_send(const command_line& cmd);
+
+/// `recv <port> [--count 1] [--timeout 30s]`: binds the port and returns
+/// one read of each of the first `count` connections to it.
+success run_recv(const command_line& cmd);
+
+/// `listen <port> [--count n] [--timeout d]`: returns the datagrams to the
+/// port. Without `--count` it runs until killed or `--timeout` and prints
+/// each datagram as it comes, as one JSON line each with `--json`.
+success run_listen(const command_line& cmd);
+
+/// `ping <target> [--count 4] [--timeout 30s]`: echoes `ping-<i>` through
+/// a new connection to port 7 each second.
+success run_ping(const command_line& cmd);
+
+/// `traceroute <target> [--timeout 30s]`: times one connection setup to
+/// port 7 and three echoes over it.
+success run_traceroute(const command_line& cmd);
+
+/// `bench <target> [size_mb] [--timeout 120s]`: sends `size_mb` MiB (1 by
+/// default) in 4096-byte writes to port 7 and times the echo. Rates are in
+/// Mbit/s (10^6 bits per second) under the reference's keys `send_mbps`
+/// and `total_mbps`, whose values the reference gives in MiB/s.
+success run_bench(const command_line& cmd);
+
+/// `peers [--search q]`: the tunnel peers from Info whose node ID or
+/// endpoint contains `q`, ignoring case.
+success run_peers(const command_line& cmd);
+
+/// `connections`: the connections from Info.
+success run_connections(const command_line& cmd);
+
+/// `disconnect <conn_id>`: closes a connection and waits for its CloseOK.
+success run_disconnect(const command_line& cmd);
+
 } // namespace pilot::control::cli

@@ -82,6 +82,22 @@ constexpr std::string_view webhook_details
       "--config), else in ~/.pilot/config.json. A URL the daemon rejects is\n"
       "not saved. User info and query stay in the URL but are not shown.\n";
 
+constexpr std::string_view transport_details
+    = "The target is a full address (0:0000.0000.0009), a node ID on\n"
+      "network 0 (9), or a hostname that the daemon resolves.\n"
+      "--timeout takes a duration (30s, 1m30s, 500ms) or seconds.\n";
+
+constexpr std::string_view listen_details
+    = "Without --count, prints each datagram as it arrives (one JSON line\n"
+      "each with --json) until killed or until --timeout passes.\n"
+      "--timeout takes a duration (30s, 1m30s, 500ms) or seconds.\n";
+
+constexpr std::string_view bench_details
+    = "Sends size_mb MiB (default 1) in 4096-byte writes to the echo\n"
+      "service on port 7 and times the echo. send_mbps and total_mbps are\n"
+      "megabits per second (10^6 bit/s), not MiB/s as in the reference\n"
+      "pilotctl; the JSON says so with \"unit\":\"Mbit/s\".\n";
+
 const std::array commands{
     command_spec{"init",
                  "init [--registry A] [--beacon A] [--socket P] [--hostname H]",
@@ -169,6 +185,68 @@ const std::array commands{
                  cli::run_lookup,
                  lookup_details,
                  {"registry", "socket"}},
+    command_spec{"connect",
+                 "connect <address|hostname> [port] [--message m] "
+                 "[--timeout 30s]",
+                 "send a message (or stdin) to a port (1000) and print the "
+                 "reply",
+                 cli::run_connect,
+                 transport_details,
+                 {"message", "timeout", "socket"}},
+    command_spec{"send",
+                 "send <address|hostname> <port> --data d [--timeout 30s]",
+                 "send data to a port and print the reply",
+                 cli::run_send,
+                 transport_details,
+                 {"data", "timeout", "socket"}},
+    command_spec{"recv",
+                 "recv <port> [--count 1] [--timeout 30s]",
+                 "accept connections on a port and print what each sends",
+                 cli::run_recv,
+                 {},
+                 {"count", "timeout", "socket"}},
+    command_spec{"listen",
+                 "listen <port> [--count n] [--timeout d]",
+                 "print the datagrams sent to a port",
+                 cli::run_listen,
+                 listen_details,
+                 {"count", "timeout", "socket"}},
+    command_spec{"ping",
+                 "ping <address|hostname> [--count 4] [--timeout 30s]",
+                 "time echoes through new connections to port 7",
+                 cli::run_ping,
+                 transport_details,
+                 {"count", "timeout", "socket"}},
+    command_spec{"traceroute",
+                 "traceroute <address|hostname> [--timeout 30s]",
+                 "time a connection setup and three echoes",
+                 cli::run_traceroute,
+                 transport_details,
+                 {"timeout", "socket"}},
+    command_spec{"bench",
+                 "bench <address|hostname> [size_mb] [--timeout 120s]",
+                 "measure throughput through the echo port, in Mbit/s",
+                 cli::run_bench,
+                 bench_details,
+                 {"timeout", "socket"}},
+    command_spec{"peers",
+                 "peers [--search q]",
+                 "list the tunnel peers",
+                 cli::run_peers,
+                 {},
+                 {"search", "socket"}},
+    command_spec{"connections",
+                 "connections",
+                 "list the open connections",
+                 cli::run_connections,
+                 {},
+                 {"socket"}},
+    command_spec{"disconnect",
+                 "disconnect <conn_id>",
+                 "close a connection",
+                 cli::run_disconnect,
+                 {},
+                 {"socket"}},
     command_spec{"deregister",
                  "deregister",
                  "remove this node from the registry (the daemon keeps "

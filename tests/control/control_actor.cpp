@@ -355,35 +355,6 @@ TEST_CASE_FIXTURE(fixture, "clients beyond the limit are closed") {
 
 namespace {
 
-// Points pilotctl's HOME and socket at the fixture and keeps the real
-// environment's registry out.
-struct cli_fixture : fixture {
-  cli_fixture()
-      : home(dir / "home"), home_env("HOME", home.c_str()),
-        socket_env("PILOT_SOCKET", socket_path().c_str()),
-        registry_env("PILOT_REGISTRY", nullptr) {
-    std::filesystem::create_directories(home);
-  }
-
-  // Returns the path of a config file that the daemon reads, written with
-  // `text`.
-  std::filesystem::path daemon_config(const std::string& text) {
-    auto path = dir / "etc" / "config.json";
-    std::filesystem::create_directories(path.parent_path());
-    std::ofstream{path} << text;
-    return path;
-  }
-
-  std::filesystem::path home_config() const {
-    return home / ".pilot" / "config.json";
-  }
-
-  std::filesystem::path home;
-  test::scoped_env home_env;
-  test::scoped_env socket_env;
-  test::scoped_env registry_env;
-};
-
 control::cli::command_line command(std::vector<std::string> args) {
   return control::cli::parse_command_line(args, {});
 }

@@ -9,6 +9,7 @@
 #include "control/ipc_client.hpp"
 #include "protocol/ipc.hpp"
 #include "protocol/webhook_url.hpp"
+#include "tests/control/scoped_env.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -277,5 +279,34 @@ bool eventually(Predicate condition) {
   }
   return true;
 }
+
+// Points pilotctl's HOME and socket at the fixture and keeps the real
+// environment's registry out.
+struct cli_fixture : fixture {
+  cli_fixture()
+      : home(dir / "home"), home_env("HOME", home.c_str()),
+        socket_env("PILOT_SOCKET", socket_path().c_str()),
+        registry_env("PILOT_REGISTRY", nullptr) {
+    std::filesystem::create_directories(home);
+  }
+
+  // Returns the path of a config file that the daemon reads, written with
+  // `text`.
+  std::filesystem::path daemon_config(const std::string& text) {
+    auto path = dir / "etc" / "config.json";
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream{path} << text;
+    return path;
+  }
+
+  std::filesystem::path home_config() const {
+    return home / ".pilot" / "config.json";
+  }
+
+  std::filesystem::path home;
+  scoped_env home_env;
+  scoped_env socket_env;
+  scoped_env registry_env;
+};
 
 } // namespace pilot::test
