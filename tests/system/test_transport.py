@@ -202,6 +202,9 @@ def test_tunnel_comes_up_authenticated(world):
     assert info["authenticated_peers"] >= 1, info
     # Encrypted mode adds peers through the key exchange, not on a packet.
     a.receiver.assert_no_event("tunnel.peer_added")
+    # Duplicate key exchanges during the bring-up raise no false alarm.
+    a.receiver.assert_no_event("security.nonce_replay")
+    b.receiver.assert_no_event("security.nonce_replay")
 
 
 @with_world(beacon=True)
@@ -299,6 +302,8 @@ def test_16_mib_round_trip_intact(world):
     sent, far, back = round_trip(dialed, accepted, 16 * MIB, timeout=90)
     assert far == sent, "the far side received other bytes than were sent"
     assert back == sent, "the echoed bytes differ from the bytes sent"
+    assert not a.receiver.event_data("security.nonce_replay")
+    assert not b.receiver.event_data("security.nonce_replay")
     dialed.close()
     accepted.wait_eof()
     fin = b.receiver.wait_for_data("conn.fin")
@@ -412,6 +417,21 @@ def test_dial_to_closed_port_is_refused(world):
     assert code == 1, out
     assert out["code"] == "connection_failed", out
     assert "connection refused" in out["message"], out
+
+
+@with_world(beacon=False)
+def test_no_echo_refuses_port_7(world):
+    a = world.peer()
+    b = world.peer(echo=False)
+    client = a.ipc()
+    try:
+        client.dial(b.address, 7, timeout=20)
+    except IpcError as e:
+        assert str(e) == "connection refused", str(e)
+    else:
+        raise AssertionError("port 7 accepted a dial with --no-echo")
+    # Port 7 is free for a client to bind instead.
+    assert b.ipc().bind(7) == 7
 
 
 @with_world(beacon=False)
@@ -564,6 +584,7 @@ if __name__ == "__main__":
         test_empty_datagram_raises_no_event,
         test_idle_connection_times_out,
         test_dial_to_closed_port_is_refused,
+        test_no_echo_refuses_port_7,
         test_close_sends_fin_to_peer,
         test_syn_flood_trips_limiter,
         test_replayed_pils_frame_raises_nonce_replay,
