@@ -39,6 +39,10 @@ class Run:
         # Percent of one CPU over the transfer.
         self.load_a = cpu_a / seconds * 100
         self.load_b = cpu_b / seconds * 100
+        # CPU milliseconds per MB, which other load on the host changes
+        # much less than the throughput.
+        self.cost_a = cpu_a * 1e3 / (size / 1e6)
+        self.cost_b = cpu_b * 1e3 / (size / 1e6)
 
 
 class Setup:
@@ -135,23 +139,31 @@ def print_table(args, results, unanswered):
           f"binaries in {args.bin_dir}")
     print()
     print(f"{'setup':<24}{'median MB/s':>12}{'Mbit/s':>8}{'min MB/s':>10}"
-          f"{'max MB/s':>10}{'CPU A %':>9}{'CPU B %':>9}")
+          f"{'max MB/s':>10}{'CPU A %':>9}{'CPU B %':>9}{'ms/MB A':>9}"
+          f"{'ms/MB B':>9}")
     medians = {}
+    costs = {}
     for name, runs in results.items():
         rates = [run.mb_per_s for run in runs]
         medians[name] = statistics.median(rates)
         load_a = statistics.median(run.load_a for run in runs)
         load_b = statistics.median(run.load_b for run in runs)
+        cost_a = statistics.median(run.cost_a for run in runs)
+        cost_b = statistics.median(run.cost_b for run in runs)
+        costs[name] = cost_a + cost_b
         print(f"{name:<24}{medians[name]:>12.1f}{medians[name] * 8:>8.0f}"
               f"{min(rates):>10.1f}{max(rates):>10.1f}{load_a:>9.0f}"
-              f"{load_b:>9.0f}")
+              f"{load_b:>9.0f}{cost_a:>9.2f}{cost_b:>9.2f}")
     base, dead = medians["no webhook"], medians["webhook never answers"]
     ratio = dead / base
+    cpu_ratio = costs["webhook never answers"] / costs["no webhook"]
     print()
-    print("CPU A/B: median CPU time of the sending/receiving daemon over the "
-          "transfer, in percent of one CPU")
-    print(f"ratio b/a (webhook never answers / no webhook): {ratio:.3f} "
-          f"(cost {(1 - ratio) * 100:+.1f} %)")
+    print("CPU A/B %: median CPU time of the sending/receiving daemon over "
+          "the transfer, in percent of one CPU")
+    print("ms/MB A/B: median CPU milliseconds each daemon spent per MB sent")
+    print(f"ratio b/a (webhook never answers / no webhook): throughput "
+          f"{ratio:.3f} (cost {(1 - ratio) * 100:+.1f} %), CPU per MB "
+          f"{cpu_ratio:.3f} ({(cpu_ratio - 1) * 100:+.1f} %)")
     print(f"POSTs the receiver read and never answered: {unanswered}")
     print(f"goal: > {GOAL_MBIT} Mbit/s: "
           f"{'met' if base * 8 > GOAL_MBIT else 'NOT met'}; "
