@@ -114,6 +114,8 @@ success run_peers(const command_line& cmd);
 success run_connections(const command_line& cmd);
 
 /// `disconnect <conn_id>`: closes a connection and waits for its CloseOK.
+/// Fails when Info still lists the connection as open afterwards, since
+/// the daemon replies CloseOK also when it refused to close it.
 success run_disconnect(const command_line& cmd);
 
 } // namespace pilot::control::cli

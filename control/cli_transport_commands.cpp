@@ -452,6 +452,12 @@ std::string member_text(const boost::json::value& entry, std::string_view key) {
   return value ? plain_text(*value) : std::string{"-"};
 }
 
+// Returns whether a connection in `state` (an Info `conn_list` state) is
+// still open, not closing or closed.
+bool is_open_state(const std::string& state) {
+  return state == "ESTABLISHED" || state == "SYN_SENT" || state == "SYN_RECV";
+}
+
 std::string yes_no(const boost::json::value& entry, std::string_view key) {
   const auto* object = entry.if_object();
   const auto* value = object ? object->if_contains(key) : nullptr;
@@ -811,6 +817,15 @@ success run_disconnect(const command_line& cmd) {
   auto conn_id = parse_conn_id(cmd.positional(1));
   daemon_client daemon{configured_socket(cmd)};
   daemon.disconnect(conn_id);
+  // The daemon replies CloseOK whether or not it closed the connection.
+  for (const auto& conn : info_list(daemon, "conn_list"))
+    if (member_text(conn, "id") == std::to_string(conn_id)
+        && is_open_state(member_text(conn, "state")))
+      throw error{code::connection_failed,
+                  "connection " + std::to_string(conn_id)
+                      + " is still open: the daemon closes a connection only "
+                        "for the IPC client that opened or accepted it",
+                  "close it from the program that opened it"};
   return {boost::json::object{{"conn_id", conn_id}},
           "connection " + std::to_string(conn_id) + " closed"};
 }

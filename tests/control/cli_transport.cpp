@@ -321,6 +321,24 @@ TEST_CASE_FIXTURE(cli_transport_fixture, "disconnect waits for close ok") {
   CHECK(unknown.text == "connection 999 closed");
 }
 
+TEST_CASE_FIXTURE(cli_transport_fixture,
+                  "disconnect reports a kept connection") {
+  stats->owner_only_close = true;
+  control::ipc_client client;
+  REQUIRE_FALSE(client.connect(socket_path(), 2s));
+  auto dialed = client.call(ipc_command::dial,
+                            protocol::encode_dial({{0, 7}, echo_port}), 5s);
+  REQUIRE(dialed->command == ipc_command::dial_ok);
+  auto conn_id = protocol::decode_conn_id(dialed->payload).value();
+  try {
+    cli::run_disconnect(command({"disconnect", std::to_string(conn_id)}));
+    FAIL("disconnect claimed to close another client's connection");
+  } catch (const cli::error& e) {
+    CHECK(e.code() == "connection_failed");
+    CHECK(contains(e.what(), "is still open"));
+  }
+}
+
 TEST_CASE_FIXTURE(cli_transport_fixture, "transport commands check ports") {
   CHECK_THROWS_AS(cli::run_recv(command({"recv", "70000"})), cli::error);
   CHECK_THROWS_AS(cli::run_listen(command({"listen", "x"})), cli::error);

@@ -44,6 +44,9 @@ struct stand_in_stats {
   std::atomic<std::uint64_t> pushes_written{0};
   std::atomic<std::uint64_t> clients_opened{0};
   std::atomic<std::uint64_t> clients_closed{0};
+  /// Close ends only the connections of the client that asks, and replies
+  /// CloseOK for others without closing them.
+  std::atomic<bool> owner_only_close{false};
 };
 
 struct stand_in_connection {
@@ -224,8 +227,12 @@ stand_in_connections(stand_in_self self,
              std::string& data) {
         return stand_in_write(self, client, conn_id, data);
       },
-      [self](actors::close_atom, std::uint64_t, std::uint32_t conn_id) {
-        stand_in_close(self, conn_id);
+      [self](actors::close_atom, std::uint64_t client, std::uint32_t conn_id) {
+        auto i = self->state.connections.find(conn_id);
+        bool owned
+            = i != self->state.connections.end() && i->second.client == client;
+        if (owned || !self->state.stats->owner_only_close)
+          stand_in_close(self, conn_id);
         return conn_id;
       },
       [self](actors::send_to_atom, std::uint64_t, protocol::address address,
