@@ -325,7 +325,7 @@ TEST_CASE("a forged key exchange is rejected") {
   CHECK(b.take_datagrams().empty());
 }
 
-TEST_CASE("a changed identity key is fetched again after a while") {
+TEST_CASE("a rotated identity key is fetched again") {
   node b(2, endpoint_b, identity_of(0x42), x25519(vectors::bob_private));
   key_lookup_result old_key{key_lookup_status::found,
                             identity_of(0x07).public_key()};
@@ -393,7 +393,7 @@ TEST_CASE("a restarted peer rekeys and is answered") {
   CHECK(net.a.dropped(drop_reason::retired_key) == 1);
 }
 
-TEST_CASE("a PILK from a node with a registry key gets our PILA") {
+TEST_CASE("PILK from a registered node gets PILA") {
   node b(2, endpoint_b, identity_of(0x42), x25519(vectors::bob_private));
   key_lookup_result registered{key_lookup_status::found,
                                node1_identity().public_key()};
@@ -406,7 +406,7 @@ TEST_CASE("a PILK from a node with a registry key gets our PILA") {
   CHECK(magic_of(datagram_bytes(answer[0])) == "PILA");
 }
 
-TEST_CASE("a PILK from a node the registry does not know is accepted") {
+TEST_CASE("PILK from an unregistered node is accepted") {
   node b(2, endpoint_b, identity_of(0x42), x25519(vectors::bob_private));
   b.receive(from_hex(vectors::pilk), endpoint_a, start);
   b.peers->on_key_lookup(1, {key_lookup_status::unknown_node, {}}, start,
@@ -635,7 +635,21 @@ TEST_CASE("plaintext from a peer with a session is rejected") {
   CHECK(net.b.dropped(drop_reason::plaintext_rejected) == 1);
 }
 
-TEST_CASE("plaintext from an unknown peer is delivered without adding it") {
+TEST_CASE("plaintext stays rejected after eviction") {
+  tunnel_peers_config small;
+  small.limits.max_peers = 1;
+  network net{{}, small};
+  net.connect();
+  // A new peer evicts node 1 from B's table, session and all.
+  net.b.peers->add_peer(3, at("127.0.0.1", 5003), net.now + 1s, net.b.out);
+  REQUIRE_FALSE(net.b.peers->peer(1).has_value());
+  net.b.receive(protocol::encode_plaintext_frame(datagram_packet(1, 2)),
+                net.a.endpoint, net.now + 2s);
+  CHECK(net.b.packets.empty());
+  CHECK(net.b.dropped(drop_reason::plaintext_rejected) == 1);
+}
+
+TEST_CASE("plaintext from an unknown peer is delivered") {
   node b(2, endpoint_b, identity_of(0x42), x25519(vectors::bob_private));
   b.receive(protocol::encode_plaintext_frame(datagram_packet(1, 2)), endpoint_a,
             start);
@@ -644,7 +658,7 @@ TEST_CASE("plaintext from an unknown peer is delivered without adding it") {
   CHECK(b.events.empty());
 }
 
-TEST_CASE("without encryption a new peer is added with peer_added") {
+TEST_CASE("plaintext mode raises peer_added once") {
   tunnel_peers_config plaintext;
   plaintext.encrypt = false;
   network net{plaintext, plaintext};
@@ -685,7 +699,7 @@ TEST_CASE("frames before our node ID is known are dropped") {
 
 // -- recovery -----------------------------------------------------------------
 
-TEST_CASE("a frame without a session is answered with a key exchange") {
+TEST_CASE("a sessionless frame gets our key exchange") {
   node b(2, endpoint_b, identity_of(0x42), x25519(vectors::bob_private));
   auto pils = from_hex(vectors::pils);
   b.receive(pils, endpoint_a, start);
@@ -718,7 +732,7 @@ TEST_CASE("beacon messages from another address are ignored") {
   CHECK(b.events.empty());
 }
 
-TEST_CASE("beacon messages are ignored when no beacon is configured") {
+TEST_CASE("beacon messages need a configured beacon") {
   node b(2, endpoint_b, identity_of(0x42), x25519(vectors::bob_private));
   auto command = protocol::encode_beacon_message(
       protocol::beacon_punch_command{{stranger.address(), stranger.port()}});
