@@ -582,6 +582,9 @@ class IpcClient:
         self.datagrams = queue.Queue()
         self.unsolicited_errors = []
         self.closed = False
+        # Cleared while a test wants the daemon's pushes to back up.
+        self.reading = threading.Event()
+        self.reading.set()
         self.reader = threading.Thread(target=self._read_loop, daemon=True)
         self.reader.start()
 
@@ -657,8 +660,17 @@ class IpcClient:
         return json.loads(self.request(IPC_INFO, b"", IPC_INFO_OK,
                                        timeout=timeout))
 
+    def pause_reading(self):
+        """Stops reading the socket after the read in progress (at most
+        4 MiB), so that the daemon's pushes back up."""
+        self.reading.clear()
+
+    def resume_reading(self):
+        self.reading.set()
+
     def close(self):
         self.closed = True
+        self.reading.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -680,6 +692,7 @@ class IpcClient:
         chunk = bytearray(4 << 20)
         view = memoryview(chunk)
         while True:
+            self.reading.wait()
             try:
                 n = self.sock.recv_into(chunk)
             except OSError:

@@ -23,9 +23,13 @@ PILS = b"PILS"
 class Peer:
     """A daemon started for a test, its receiver and its registration."""
 
-    def __init__(self, registry, beacon=None, **options):
+    def __init__(self, registry, beacon=None, identity_home=None, **options):
         self.receiver = Receiver()
         self.node = Node(registry, beacon)
+        if identity_home is not None:
+            # Same identity file, so the registry gives back the same node.
+            self.node.home = identity_home
+            self.node.socket = os.path.join(identity_home, "pilot.sock")
         self.daemon = self.node.start_daemon(webhook=self.receiver.url,
                                              public=True, **options)
         info = self.node.wait_registered()
@@ -181,6 +185,15 @@ def pils_counter(frame):
     return sender, counter
 
 
+def resident_mib(process):
+    """Returns the resident memory of a running process in MiB."""
+    with open(f"/proc/{process.proc.pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {process.name}")
+
+
 # -- tunnel and stream basics -------------------------------------------------
 
 @with_world(beacon=True)
@@ -221,7 +234,7 @@ def test_echo_over_pilotctl_connect(world):
     assert syn["src_port"] in EPHEMERAL, syn
     established = b.receiver.wait_for_data("conn.established")
     assert established == syn, (established, syn)
-    # pilotctl closes its connection, so port 7 sees the FIN.
+    # pilotctl closes its connection, so port 7 gets the FIN.
     fin = b.receiver.wait_for_data("conn.fin")
     check_close_event(fin, a.address, port=syn["src_port"], local_port=7,
                       conn_id=syn["conn_id"])
@@ -260,7 +273,7 @@ def test_ping_bench_and_connections(world):
     assert entry[0]["remote_port"] == accepted.remote_port, entry
     assert listing["total"] >= 1, listing
 
-    # disconnect closes B's side, so A sees the FIN.
+    # disconnect closes B's side, so A gets the FIN.
     assert b.node.ok("disconnect", str(accepted.id)) == {"conn_id": accepted.id}
     dialed.wait_eof()
     fin = a.receiver.wait_for_data("conn.fin",
@@ -325,6 +338,80 @@ def test_plaintext_tunnel_adds_peer(world):
     assert added["endpoint"].startswith("127.0.0.1:"), added
     a.receiver.assert_no_event("tunnel.established")
     b.receiver.assert_no_event("tunnel.established")
+
+
+@with_world(beacon=False)
+def test_stalled_reader_bounds_memory(world):
+    a, b = world.peer(), world.peer()
+    dialed, accepted = connect_pair(a, b)
+    reader = accepted.client
+    size = 32 * MIB
+    data = os.urandom(size)
+    rss_before = resident_mib(b.daemon)
+    reader.pause_reading()
+    sending = threading.Thread(target=dialed.send, args=(data,), daemon=True)
+    sending.start()
+    # The sender must block once the window and the buffers are full,
+    # instead of B buffering all 32 MiB for a client that does not read.
+    time.sleep(3)
+    assert sending.is_alive(), "32 MiB went out to a reader that reads nothing"
+    growth = resident_mib(b.daemon) - rss_before
+    assert growth < 16, f"B grew by {growth:.0f} MiB for a stalled reader"
+    # Once the client reads again, the whole stream arrives intact.
+    reader.resume_reading()
+    received = accepted.read_exactly(size, timeout=60)
+    sending.join(10)
+    assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
+
+
+@with_world(beacon=False)
+def test_large_datagram_arrives_whole(world):
+    a, b = world.peer(), world.peer()
+    watcher = b.ipc()
+    sender = a.ipc()
+    # The largest payload a PILS frame carries over IPv4 UDP.
+    payload = os.urandom(65437)
+
+    def arrived():
+        sender.send_to(b.address, 6000, payload)
+        try:
+            return watcher.receive_datagram(timeout=0.5)
+        except AssertionError:
+            return None
+
+    src, _, dst_port, data = wait_until(arrived, 10, what="a 64 KiB datagram")
+    assert (src, dst_port) == (a.address, 6000)
+    assert data == payload, f"{len(data)} bytes arrived, other than sent"
+    event = b.receiver.wait_for_data("data.datagram",
+                                     lambda d: d["dst_port"] == 6000)
+    assert event["size"] == len(payload), event
+    assert not sender.unsolicited_errors, sender.unsolicited_errors
+
+
+@with_world(beacon=False)
+def test_peer_restart_rekeys_tunnel(world):
+    b_port = free_udp_port()
+    a, b = world.peer(), world.peer(listen=f"127.0.0.1:{b_port}")
+    client = a.ipc()
+    conn = client.dial(b.address, 7)
+    conn.send(b"before")
+    assert conn.read_exactly(6) == b"before"
+    check_established(a.receiver, b.node_id)
+    # B restarts on the same port with the same identity, hence the same
+    # node, but a new tunnel key. A still has the old one.
+    b.stop()
+    world.peers.remove(b)
+    b2 = Peer(world.registry, None, listen=f"127.0.0.1:{b_port}",
+              identity_home=b.node.home)
+    world.peers.append(b2)
+    assert b2.node_id == b.node_id, (b2.node_id, b.node_id)
+    conn = client.dial(b.address, 7, timeout=40)
+    conn.send(b"after")
+    assert conn.read_exactly(5, timeout=20) == b"after"
+    rekeyed = a.receiver.wait_for_data(
+        "tunnel.established", lambda d: d["rekeyed"])
+    assert rekeyed == {"peer_node_id": b.node_id, "authenticated": True,
+                       "relay": False, "rekeyed": True}, rekeyed
 
 
 # -- datagrams ----------------------------------------------------------------
@@ -579,9 +666,12 @@ if __name__ == "__main__":
         test_ping_bench_and_connections,
         test_send_and_recv_over_pilotctl,
         test_16_mib_round_trip_intact,
+        test_stalled_reader_bounds_memory,
+        test_peer_restart_rekeys_tunnel,
         test_plaintext_tunnel_adds_peer,
         test_datagram_reaches_listener,
         test_empty_datagram_raises_no_event,
+        test_large_datagram_arrives_whole,
         test_idle_connection_times_out,
         test_dial_to_closed_port_is_refused,
         test_no_echo_refuses_port_7,
