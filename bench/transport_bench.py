@@ -8,12 +8,19 @@ MiB through A's IPC socket and stops the clock when B's IPC client has
 received the last byte. The two setups run interleaved, --rounds times
 each, and the table shows the median of each and the ratio between them.
 MB is 10^6 bytes and Mbit is 10^6 bits.
+
+A stream transfer raises only a few events. --datagram-rate N also sends N
+datagrams per second from A to B during each transfer, and each one raises
+a data.datagram event at B, so that the webhook has events to deliver or
+drop while the stream runs.
 """
 import argparse
 import os
 import platform
+import queue
 import statistics
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,9 +65,22 @@ class Setup:
         self.a.wait_registered()
         self.sender = self.a.ipc()
         self.listener = harness.IpcClient(self.b.socket, keep_data=False)
+        self.datagram_sender = self.a.ipc()
         self.next_port = 2000
 
-    def run(self, size, chunk):
+    def send_datagrams(self, rate, done):
+        """Sends `rate` datagrams per second to B until `done` is set."""
+        payload = b"d" * 64
+        interval = 1 / rate
+        next_send = time.perf_counter()
+        while not done.is_set():
+            self.datagram_sender.send_to(self.b_address, 9000, payload)
+            next_send += interval
+            delay = next_send - time.perf_counter()
+            if delay > 0:
+                done.wait(delay)
+
+    def run(self, size, chunk, datagram_rate=0):
         """Transfers size bytes and returns the Run."""
         port = self.next_port
         self.next_port += 1
@@ -70,18 +90,35 @@ class Setup:
         data = os.urandom(chunk)
         pids = (self.a.daemon.proc.pid, self.b.daemon.proc.pid)
         cpu_before = [cpu_seconds(pid) for pid in pids]
+        done = threading.Event()
+        datagrams = threading.Thread(target=self.send_datagrams,
+                                     args=(datagram_rate, done), daemon=True)
         start = time.perf_counter()
+        if datagram_rate:
+            datagrams.start()
         for _ in range(size // chunk):
             conn.send(data, chunk)
         accepted.wait_received(size, timeout=max(60, size / 10e6))
         elapsed = time.perf_counter() - start
         cpu = [cpu_seconds(pid) - before
                for pid, before in zip(pids, cpu_before)]
+        done.set()
+        if datagram_rate:
+            datagrams.join()
         conn.close()
+        self.discard_datagrams()
         return Run(size, elapsed, *cpu)
+
+    def discard_datagrams(self):
+        while True:
+            try:
+                self.listener.datagrams.get_nowait()
+            except queue.Empty:
+                return
 
     def stop(self):
         self.sender.close()
+        self.datagram_sender.close()
         self.listener.close()
         for node in (self.a, self.b):
             node.daemon.stop()
@@ -98,6 +135,9 @@ def parse_arguments():
     parser.add_argument("--chunk-kib", type=int, default=512,
                         help="KiB per IPC Send frame, at most 1023 "
                         "(default 512)")
+    parser.add_argument("--datagram-rate", type=int, default=0,
+                        help="datagrams per second from A to B during each "
+                        "transfer, each raising an event at B (default 0)")
     parser.add_argument("--warmup", type=int, default=1,
                         help="runs of each setup not counted (default 1)")
     return parser.parse_args()
@@ -120,7 +160,7 @@ def main():
     try:
         for round_number in range(args.warmup + args.rounds):
             for name, setup in setups.items():
-                result = setup.run(size, chunk)
+                result = setup.run(size, chunk, args.datagram_rate)
                 if round_number >= args.warmup:
                     results[name].append(result)
     finally:
@@ -133,7 +173,8 @@ def main():
 def print_table(args, results, unanswered):
     print(f"stream throughput, encrypted tunnel on loopback: "
           f"{args.size_mib} MiB per run, {args.rounds} runs each "
-          f"(+{args.warmup} warm-up), {args.chunk_kib} KiB IPC writes")
+          f"(+{args.warmup} warm-up), {args.chunk_kib} KiB IPC writes, "
+          f"{args.datagram_rate} datagrams/s alongside")
     print(f"host: {platform.machine()}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "
           f"binaries in {args.bin_dir}")
