@@ -171,30 +171,8 @@ def main():
 
 
 def print_table(args, results, unanswered):
-    print(f"stream throughput, encrypted tunnel on loopback: "
-          f"{args.size_mib} MiB per run, {args.rounds} runs each "
-          f"(+{args.warmup} warm-up), {args.chunk_kib} KiB IPC writes, "
-          f"{args.datagram_rate} datagrams/s alongside")
-    print(f"host: {platform.machine()}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "
-          f"binaries in {args.bin_dir}")
-    print()
-    print(f"{'setup':<24}{'median MB/s':>12}{'Mbit/s':>8}{'min MB/s':>10}"
-          f"{'max MB/s':>10}{'CPU A %':>9}{'CPU B %':>9}{'ms/MB A':>9}"
-          f"{'ms/MB B':>9}")
-    medians = {}
-    costs = {}
-    for name, runs in results.items():
-        rates = [run.mb_per_s for run in runs]
-        medians[name] = statistics.median(rates)
-        load_a = statistics.median(run.load_a for run in runs)
-        load_b = statistics.median(run.load_b for run in runs)
-        cost_a = statistics.median(run.cost_a for run in runs)
-        cost_b = statistics.median(run.cost_b for run in runs)
-        costs[name] = cost_a + cost_b
-        print(f"{name:<24}{medians[name]:>12.1f}{medians[name] * 8:>8.0f}"
-              f"{min(rates):>10.1f}{max(rates):>10.1f}{load_a:>9.0f}"
-              f"{load_b:>9.0f}{cost_a:>9.2f}{cost_b:>9.2f}")
+    print_header(args)
+    medians, costs = print_rows(results)
     base, dead = medians["no webhook"], medians["webhook never answers"]
     ratio = dead / base
     cpu_ratio = costs["webhook never answers"] / costs["no webhook"]
@@ -210,6 +188,39 @@ def print_table(args, results, unanswered):
           f"{'met' if base * 8 > GOAL_MBIT else 'NOT met'}; "
           f"dead receiver costs < {GOAL_WEBHOOK_COST:.0%}: "
           f"{'met' if 1 - ratio < GOAL_WEBHOOK_COST else 'NOT met'}")
+
+
+def print_header(args):
+    print(f"stream throughput, encrypted tunnel on loopback: "
+          f"{args.size_mib} MiB per run, {args.rounds} runs each "
+          f"(+{args.warmup} warm-up), {args.chunk_kib} KiB IPC writes, "
+          f"{args.datagram_rate} datagrams/s alongside")
+    print(f"host: {platform.machine()}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "
+          f"binaries in {args.bin_dir}")
+    print()
+    print(f"{'setup':<24}{'median MB/s':>12}{'Mbit/s':>8}{'min MB/s':>10}"
+          f"{'max MB/s':>10}{'CPU A %':>9}{'CPU B %':>9}{'ms/MB A':>9}"
+          f"{'ms/MB B':>9}")
+
+
+def print_rows(results):
+    """Prints one row per setup; returns the median MB/s of each and its
+    CPU milliseconds per MB, both daemons together."""
+    medians = {}
+    costs = {}
+    for name, runs in results.items():
+        rates = [run.mb_per_s for run in runs]
+        medians[name] = statistics.median(rates)
+        load_a = statistics.median(run.load_a for run in runs)
+        load_b = statistics.median(run.load_b for run in runs)
+        cost_a = statistics.median(run.cost_a for run in runs)
+        cost_b = statistics.median(run.cost_b for run in runs)
+        costs[name] = cost_a + cost_b
+        print(f"{name:<24}{medians[name]:>12.1f}{medians[name] * 8:>8.0f}"
+              f"{min(rates):>10.1f}{max(rates):>10.1f}{load_a:>9.0f}"
+              f"{load_b:>9.0f}{cost_a:>9.2f}{cost_b:>9.2f}")
+    return medians, costs
 
 
 if __name__ == "__main__":
