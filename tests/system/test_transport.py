@@ -9,6 +9,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 
 from harness import (IPC_ERROR, IPC_SEND, Beacon, IpcError, Node, Receiver,
                      Registry, finish_pilotctl, free_udp_port, run,
@@ -177,6 +178,35 @@ def connect_pair(a, b, port=1000):
     assert accepted.remote_addr == a.address, accepted.remote_addr
     assert accepted.remote_port in EPHEMERAL, accepted.remote_port
     return dialed, accepted
+
+
+def encode_packet(flags, protocol, src_node, dst_node, src_port, dst_port,
+                  seq=0, ack=0, window=0, payload=b""):
+    """Encodes an overlay packet on network 0: the 34-byte header with its
+    CRC-32, then the payload."""
+    header = struct.pack(">BBHHIHIHHIIHI", 0x10 | flags, protocol,
+                         len(payload), 0, src_node, 0, dst_node, src_port,
+                         dst_port, seq, ack, window, 0)
+    crc = zlib.crc32(header + payload)
+    return header[:30] + struct.pack(">I", crc) + payload
+
+
+def tunnel_counters(peer):
+    info = peer.node.ok("info")
+    return (info["pkts_sent"], info["pkts_recv"])
+
+
+def frames_dropped(peer):
+    return peer.node.ok("info")["frames_dropped"]
+
+
+def assert_tunnel_quiet(peers, seconds=2.0):
+    """Fails if the peers' daemons send or receive any tunnel packet within
+    `seconds`, as a packet loop between them would."""
+    before = [tunnel_counters(p) for p in peers]
+    time.sleep(seconds)
+    after = [tunnel_counters(p) for p in peers]
+    assert after == before, f"tunnel packets kept flowing: {before} -> {after}"
 
 
 def pils_counter(frame):
@@ -414,6 +444,30 @@ def test_peer_restart_rekeys_tunnel(world):
                        "relay": False, "rekeyed": True}, rekeyed
 
 
+@with_world(beacon=False)
+def test_fin_exchange_settles(world):
+    a, b = world.peer(), world.peer()
+    dialed, accepted = connect_pair(a, b)
+    dialed.close()
+    accepted.wait_eof()
+    b.receiver.wait_for_data("conn.fin")
+    # A FIN|ACK answered with a FIN|ACK would bounce between the daemons.
+    time.sleep(0.5)
+    assert_tunnel_quiet([a, b])
+
+
+@with_world(beacon=False)
+def test_sack_like_data_arrives_intact(world):
+    a, b = world.peer(), world.peer()
+    dialed, accepted = connect_pair(a, b)
+    # One segment whose data starts like a SACK block list.
+    data = b"SACK\x01" + struct.pack(">II", 1, 4097) + b"user data"
+    dialed.send(data)
+    assert accepted.read_exactly(len(data)) == data
+    accepted.send(data)
+    assert dialed.read_exactly(len(data)) == data
+
+
 # -- datagrams ----------------------------------------------------------------
 
 @with_world(beacon=True)
@@ -585,6 +639,92 @@ def test_syn_flood_trips_limiter(world):
 
 
 @with_world(beacon=False)
+def test_plaintext_injection_is_ignored(world):
+    a_port = free_udp_port()
+    a = world.peer(listen=f"127.0.0.1:{a_port}")
+    b = world.peer()
+    dialed, accepted = connect_pair(a, b)
+    a_conn_port = accepted.remote_port
+    dropped = frames_dropped(a)
+    # Plaintext packets claiming to come from B: an RST for the connection
+    # and a data segment. An encrypted tunnel accepts neither.
+    rst = encode_packet(0x8, 1, b.node_id, a.node_id, 1000, a_conn_port)
+    data = encode_packet(0x2, 1, b.node_id, a.node_id, 1000, a_conn_port,
+                         seq=1, ack=1, window=512, payload=b"injected")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
+        for packet in (data, rst):
+            attacker.sendto(b"PILT" + packet, ("127.0.0.1", a_port))
+    a.receiver.assert_no_event("conn.rst", within=1.0)
+    assert frames_dropped(a) >= dropped + 2, "the injected frames went unseen"
+    accepted.send(b"genuine")
+    assert dialed.read_exactly(len(b"genuine")) == b"genuine"
+    dialed.send(b"still open")
+    assert accepted.read_exactly(len(b"still open")) == b"still open"
+
+
+@with_world(beacon=False)
+def test_pong_to_port_zero_does_not_loop(world):
+    a_port = free_udp_port()
+    a = world.peer(listen=f"127.0.0.1:{a_port}", encrypt=False)
+    b = world.peer(encrypt=False)
+    dialed, _ = connect_pair(a, b)
+    dialed.close()
+    time.sleep(0.5)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
+        # A ping from port 5 gets one pong, to B's port 5, which B ignores.
+        sent_before = tunnel_counters(a)[0]
+        ping = encode_packet(0, 3, b.node_id, a.node_id, 5, 0, seq=6,
+                             payload=b"ping")
+        attacker.sendto(b"PILT" + ping, ("127.0.0.1", a_port))
+        wait_until(lambda: tunnel_counters(a)[0] == sent_before + 1, 5,
+                   what="the pong to port 5")
+        # From port 0 to port 0: a pong sent back to port 0 would look
+        # like a ping to B, and so on without end.
+        ping = encode_packet(0, 3, b.node_id, a.node_id, 0, 0, seq=7,
+                             payload=b"loop?")
+        attacker.sendto(b"PILT" + ping, ("127.0.0.1", a_port))
+    time.sleep(0.5)
+    assert_tunnel_quiet([a, b])
+
+
+@with_world(beacon=True)
+def test_forged_beacon_messages_are_ignored(world):
+    b_port = free_udp_port()
+    a = world.peer()
+    b = world.peer(listen=f"127.0.0.1:{b_port}")
+    dropped = frames_dropped(b)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as victim:
+        victim.bind(("127.0.0.1", 0))
+        victim_host, victim_port = victim.getsockname()
+        # RelayDeliver from a stranger, naming A as the source.
+        attacker.sendto(struct.pack(">BI", 0x06, a.node_id) + b"PILP",
+                        ("127.0.0.1", b_port))
+        # PunchCommand from a stranger, pointing at the victim.
+        attacker.sendto(struct.pack(">BB", 0x04, 4)
+                        + socket.inet_aton(victim_host)
+                        + struct.pack(">H", victim_port),
+                        ("127.0.0.1", b_port))
+        victim.settimeout(1.0)
+        try:
+            datagram, _ = victim.recvfrom(65535)
+        except socket.timeout:
+            pass
+        else:
+            raise AssertionError(f"B punched {datagram!r} at a stranger's "
+                                 f"target")
+    b.receiver.assert_no_event("tunnel.relay_activated")
+    assert frames_dropped(b) >= dropped + 2, "the forged messages went unseen"
+    # A's traffic to B still goes direct.
+    out = a.node.ok("connect", b.address, "7", "--message", "direct",
+                    "--timeout", "20s")
+    assert out["response"] == "direct", out
+    established = b.receiver.wait_for_data(
+        "tunnel.established", lambda d: d["peer_node_id"] == a.node_id)
+    assert established["relay"] is False, established
+
+
+@with_world(beacon=False)
 def test_replayed_pils_frame_raises_nonce_replay(world):
     b_port = free_udp_port()
     relay = world.relay(("127.0.0.1", b_port),
@@ -612,6 +752,33 @@ def test_replayed_pils_frame_raises_nonce_replay(world):
     # The replay was dropped: B got no second copy, and the tunnel works.
     dialed.send(b"pong")
     assert accepted.read_exactly(4) == b"pong"
+
+
+@with_world(beacon=False)
+def test_forged_pils_counter_does_not_block(world):
+    b_port = free_udp_port()
+    relay = world.relay(("127.0.0.1", b_port),
+                        capture=lambda d: d.startswith(PILS))
+    a = world.peer()
+    b = world.peer(listen=f"127.0.0.1:{b_port}", endpoint=relay.text)
+    dialed, accepted = connect_pair(a, b)
+    dialed.send(b"warm")
+    assert accepted.read_exactly(4) == b"warm"
+    frame = relay.captured_frames(TO_TARGET)[-1]
+    # Same sender and nonce prefix as A's last frame, a counter far ahead
+    # and a body nobody sealed: it must not move B's replay window.
+    forged = (frame[:12] + struct.pack(">Q", (1 << 62) + 5)
+              + os.urandom(len(frame) - 20))
+    dropped = frames_dropped(b)
+    relay.inject(TO_TARGET, forged)
+    wait_until(lambda: frames_dropped(b) > dropped, 5,
+               what="B to drop the forged frame")
+    for i in range(20):
+        message = b"after %02d" % i
+        dialed.send(message)
+        assert accepted.read_exactly(len(message), timeout=10) == message
+    replays = b.receiver.event_data("security.nonce_replay")
+    assert not replays, f"genuine frames were rejected as replays: {replays}"
 
 
 @with_world(beacon=True)
@@ -666,6 +833,8 @@ if __name__ == "__main__":
         test_ping_bench_and_connections,
         test_send_and_recv_over_pilotctl,
         test_16_mib_round_trip_intact,
+        test_fin_exchange_settles,
+        test_sack_like_data_arrives_intact,
         test_stalled_reader_bounds_memory,
         test_peer_restart_rekeys_tunnel,
         test_plaintext_tunnel_adds_peer,
@@ -677,7 +846,11 @@ if __name__ == "__main__":
         test_no_echo_refuses_port_7,
         test_close_sends_fin_to_peer,
         test_syn_flood_trips_limiter,
+        test_plaintext_injection_is_ignored,
+        test_pong_to_port_zero_does_not_loop,
+        test_forged_beacon_messages_are_ignored,
         test_replayed_pils_frame_raises_nonce_replay,
+        test_forged_pils_counter_does_not_block,
         test_relay_fallback_when_direct_path_blocked,
         test_transfer_survives_lossy_path,
     ])
