@@ -451,7 +451,8 @@ def test_fin_exchange_settles(world):
     dialed.close()
     accepted.wait_eof()
     b.receiver.wait_for_data("conn.fin")
-    # A FIN|ACK answered with a FIN|ACK would bounce between the daemons.
+    # A daemon that replies to each FIN|ACK with a FIN|ACK would bounce
+    # them back and forth.
     time.sleep(0.5)
     assert_tunnel_quiet([a, b])
 
@@ -724,19 +725,26 @@ def test_forged_beacon_messages_are_ignored(world):
     assert established["relay"] is False, established
 
 
-@with_world(beacon=False)
-def test_replayed_pils_frame_raises_nonce_replay(world):
+def last_pils_through_relay(world):
+    """Starts A and B with B behind a relay that keeps every PILS frame,
+    sends one message from A to B, and returns (relay, a, b, dialed,
+    accepted, the last PILS frame from A to B)."""
     b_port = free_udp_port()
     relay = world.relay(("127.0.0.1", b_port),
                         capture=lambda d: d.startswith(PILS))
     a = world.peer()
     b = world.peer(listen=f"127.0.0.1:{b_port}", endpoint=relay.text)
     dialed, accepted = connect_pair(a, b)
-    dialed.send(b"ping")
-    assert accepted.read_exactly(4) == b"ping"
+    dialed.send(b"warm")
+    assert accepted.read_exactly(4) == b"warm"
     frames = relay.captured_frames(TO_TARGET)
     assert frames, "no PILS frame went from A to B"
-    frame = frames[-1]
+    return relay, a, b, dialed, accepted, frames[-1]
+
+
+@with_world(beacon=False)
+def test_replayed_pils_frame_raises_nonce_replay(world):
+    relay, a, b, dialed, accepted, frame = last_pils_through_relay(world)
     sender, counter = pils_counter(frame)
     assert sender == a.node_id, (sender, a.node_id)
 
@@ -756,17 +764,9 @@ def test_replayed_pils_frame_raises_nonce_replay(world):
 
 @with_world(beacon=False)
 def test_forged_pils_counter_does_not_block(world):
-    b_port = free_udp_port()
-    relay = world.relay(("127.0.0.1", b_port),
-                        capture=lambda d: d.startswith(PILS))
-    a = world.peer()
-    b = world.peer(listen=f"127.0.0.1:{b_port}", endpoint=relay.text)
-    dialed, accepted = connect_pair(a, b)
-    dialed.send(b"warm")
-    assert accepted.read_exactly(4) == b"warm"
-    frame = relay.captured_frames(TO_TARGET)[-1]
+    relay, _, b, dialed, accepted, frame = last_pils_through_relay(world)
     # Same sender and nonce prefix as A's last frame, a counter far ahead
-    # and a body nobody sealed: it must not move B's replay window.
+    # and a body that no key sealed: it must not move B's replay window.
     forged = (frame[:12] + struct.pack(">Q", (1 << 62) + 5)
               + os.urandom(len(frame) - 20))
     dropped = frames_dropped(b)
