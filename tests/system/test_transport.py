@@ -469,6 +469,62 @@ def test_sack_like_data_arrives_intact(world):
     assert dialed.read_exactly(len(data)) == data
 
 
+@with_world(beacon=False)
+def test_parallel_streams_intact(world):
+    a, b = world.peer(), world.peer()
+    listener = b.ipc()
+    listener.bind(1000)
+    dialer = a.ipc()
+    pairs = []
+    for _ in range(8):
+        dialed = dialer.dial(b.address, 1000)
+        pairs.append((dialed, listener.accept()))
+    results = [None] * len(pairs)
+    failures = []
+
+    def transfer(index, dialed, accepted):
+        try:
+            results[index] = round_trip(dialed, accepted, MIB)
+        except BaseException as e:  # reported by the main thread
+            failures.append(e)
+
+    threads = [threading.Thread(target=transfer, args=(i, *pair),
+                                daemon=True)
+               for i, pair in enumerate(pairs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert not failures, failures
+    for sent, far, back in results:
+        assert far == sent, "a stream delivered other bytes than were sent"
+        assert back == sent, "a stream echoed other bytes than were sent"
+
+
+@with_world(beacon=False)
+def test_client_disconnect_closes_its_connections(world):
+    a, b = world.peer(), world.peer()
+    dialed, accepted = connect_pair(a, b)
+    # A's client goes away without closing: A closes the connection for
+    # it, and B's listening client going away releases port 1000.
+    dialed.client.close()
+    accepted.wait_eof()
+    fin = b.receiver.wait_for_data("conn.fin")
+    check_close_event(fin, a.address, port=accepted.remote_port,
+                      local_port=1000, conn_id=accepted.id)
+    accepted.client.close()
+    client = a.ipc()
+
+    def refused():
+        try:
+            client.dial(b.address, 1000, timeout=20).close()
+        except IpcError as e:
+            return str(e) == "connection refused"
+        return False
+
+    wait_until(refused, 10, interval=0.2, what="port 1000 to be released")
+
+
 # -- datagrams ----------------------------------------------------------------
 
 @with_world(beacon=True)
@@ -835,6 +891,8 @@ if __name__ == "__main__":
         test_16_mib_round_trip_intact,
         test_fin_exchange_settles,
         test_sack_like_data_arrives_intact,
+        test_parallel_streams_intact,
+        test_client_disconnect_closes_its_connections,
         test_stalled_reader_bounds_memory,
         test_peer_restart_rekeys_tunnel,
         test_plaintext_tunnel_adds_peer,
