@@ -2,7 +2,7 @@
 
 namespace pilot::actors::detail {
 
-void token_bucket::refill(clock::time_point now) noexcept {
+void syn_bucket::refill(clock::time_point now) noexcept {
   if (rate_ == 0 || now <= last_fill_)
     return;
   using std::chrono::nanoseconds;
@@ -28,7 +28,7 @@ void token_bucket::refill(clock::time_point now) noexcept {
       += nanoseconds{static_cast<std::int64_t>(added) * ns_per_second / rate_};
 }
 
-bool token_bucket::take(clock::time_point now) noexcept {
+bool syn_bucket::take(clock::time_point now) noexcept {
   refill(now);
   if (tokens_ == 0)
     return false;
@@ -47,7 +47,7 @@ syn_limiter::verdict syn_limiter::admit(std::uint32_t source,
   if (i == sources_.end()) {
     if (sources_.size() >= max_sources)
       return verdict::source_limited;
-    i = sources_.emplace(source, token_bucket{source_rate, now}).first;
+    i = sources_.emplace(source, syn_bucket{source_rate, now}).first;
   }
   return i->second.take(now) ? verdict::admitted : verdict::source_limited;
 }

@@ -12,11 +12,11 @@ namespace pilot::actors::detail {
 /// A token bucket of whole tokens. Its capacity equals its rate per second,
 /// and it starts full. Refilling adds `floor(elapsed × rate)` tokens; the
 /// time that has not yet earned a whole token is kept for the next refill.
-class token_bucket {
+class syn_bucket {
 public:
   using clock = std::chrono::steady_clock;
 
-  token_bucket(std::uint32_t rate, clock::time_point now) noexcept
+  syn_bucket(std::uint32_t rate, clock::time_point now) noexcept
       : rate_(rate), tokens_(rate), last_fill_(now) {}
 
   /// Refills, then takes one token. Returns false when none is left.
@@ -80,8 +80,8 @@ public:
   std::size_t sources() const noexcept { return sources_.size(); }
 
 private:
-  token_bucket global_;
-  std::unordered_map<std::uint32_t, token_bucket> sources_;
+  syn_bucket global_;
+  std::unordered_map<std::uint32_t, syn_bucket> sources_;
 };
 
 } // namespace pilot::actors::detail

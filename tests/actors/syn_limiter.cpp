@@ -6,8 +6,8 @@
 #include <cstdint>
 
 using namespace std::chrono_literals;
+using pilot::actors::detail::syn_bucket;
 using pilot::actors::detail::syn_limiter;
-using pilot::actors::detail::token_bucket;
 using verdict = syn_limiter::verdict;
 
 namespace {
@@ -15,7 +15,7 @@ namespace {
 const auto start = std::chrono::steady_clock::time_point{} + 1000s;
 
 // Takes every token of a full bucket of rate `rate` at `start`.
-void drain(token_bucket& bucket, int rate) {
+void drain(syn_bucket& bucket, int rate) {
   for (int i = 0; i < rate; ++i)
     REQUIRE(bucket.take(start));
   REQUIRE_FALSE(bucket.take(start));
@@ -24,7 +24,7 @@ void drain(token_bucket& bucket, int rate) {
 } // namespace
 
 TEST_CASE("a token bucket starts full and empties") {
-  token_bucket bucket{3, start};
+  syn_bucket bucket{3, start};
   CHECK(bucket.take(start));
   CHECK(bucket.take(start));
   CHECK(bucket.take(start));
@@ -32,7 +32,7 @@ TEST_CASE("a token bucket starts full and empties") {
 }
 
 TEST_CASE("a token bucket refills whole tokens only") {
-  token_bucket bucket{10, start};
+  syn_bucket bucket{10, start};
   drain(bucket, 10);
   // 99 ms at 10/s earns no whole token.
   CHECK_FALSE(bucket.take(start + 99ms));
@@ -41,7 +41,7 @@ TEST_CASE("a token bucket refills whole tokens only") {
 }
 
 TEST_CASE("a token bucket keeps the fraction of a refill") {
-  token_bucket bucket{10, start};
+  syn_bucket bucket{10, start};
   drain(bucket, 10);
   // 150 ms earns one token and keeps 50 ms, so 50 ms later one more is due.
   CHECK(bucket.take(start + 150ms));
@@ -50,7 +50,7 @@ TEST_CASE("a token bucket keeps the fraction of a refill") {
 }
 
 TEST_CASE("a token bucket never holds more than its capacity") {
-  token_bucket bucket{5, start};
+  syn_bucket bucket{5, start};
   REQUIRE(bucket.take(start));
   for (int i = 0; i < 5; ++i)
     CHECK(bucket.take(start + 1h));
@@ -58,7 +58,7 @@ TEST_CASE("a token bucket never holds more than its capacity") {
 }
 
 TEST_CASE("a token bucket of rate 0 rejects everything") {
-  token_bucket bucket{0, start};
+  syn_bucket bucket{0, start};
   CHECK_FALSE(bucket.take(start));
   CHECK_FALSE(bucket.take(start + 1h));
 }
