@@ -37,6 +37,12 @@ constexpr std::array keys{
     config_key{"log-format", kind::text},
     config_key{"encrypt", kind::boolean},
     config_key{"no-encrypt", kind::boolean},
+    config_key{"idle-timeout", kind::duration},
+    config_key{"time-wait", kind::duration},
+    config_key{"syn-rate-limit", kind::count},
+    config_key{"max-conns-per-port", kind::count},
+    config_key{"max-conns-total", kind::count},
+    config_key{"no-echo", kind::boolean},
 };
 
 // The spellings of true that Go's strconv.ParseBool accepts, as
