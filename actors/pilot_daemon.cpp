@@ -1,3 +1,4 @@
+#include "actors/beacon_service.hpp"
 #include "actors/connection_actor.hpp"
 #include "actors/daemon_options.hpp"
 #include "actors/error.hpp"
@@ -7,6 +8,7 @@
 #include "actors/sd_notify.hpp"
 #include "actors/transport_fwd.hpp"
 #include "actors/tunnel_actor.hpp"
+#include "actors/udp_socket.hpp"
 #include "control/control_actor.hpp"
 #include "protocol/webhook_url.hpp"
 #include "webhook/fwd.hpp"
@@ -29,6 +31,7 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -98,10 +101,55 @@ std::string bind_tunnel_socket(asio::ip::udp::socket& socket,
     address = asio::ip::address_v4::loopback();
   else if (address.is_unspecified())
     address = asio::ip::address_v6::loopback();
-  if (address.is_v6())
-    return "[" + address.to_string() + "]:" + std::to_string(bound.port());
-  return address.to_string() + ":" + std::to_string(bound.port());
+  return actors::format_endpoint({address, bound.port()});
 }
+
+// Asks the beacon which address and port peers see for the tunnel socket,
+// as the reference's STUN step does, so that a node bound to a wildcard
+// address or behind NAT registers an endpoint peers can reach. Returns
+// `fallback` when `--endpoint` is set, no beacon is configured or the beacon
+// does not answer within the deadline.
+std::string discover_endpoint(asio::io_context& io,
+                              asio::ip::udp::socket& socket,
+                              const actors::daemon_options& opts,
+                              std::string fallback) {
+  if (!opts.endpoint.empty() || opts.beacon.empty())
+    return fallback;
+  auto beacon = actors::resolve_beacon(
+      io, opts.beacon, socket.local_endpoint().address().is_v6());
+  if (!beacon)
+    return fallback;
+  auto seen = actors::discover_public_endpoint(socket, *beacon, 3s);
+  if (!seen) {
+    log::warn(log_component, "discovery-failed",
+              "the beacon did not report the public endpoint within 3 s; "
+              "registering the listen address",
+              {{"beacon", opts.beacon}, {"endpoint", fallback}});
+    return fallback;
+  }
+  return actors::format_endpoint(*seen);
+}
+
+/// Hands every registration to the actors that work with the node's
+/// address. The registry actor calls it from its own thread; actors join
+/// once they are spawned.
+class registration_fanout {
+public:
+  void add(caf::actor target) {
+    std::lock_guard guard{mutex_};
+    targets_.push_back(std::move(target));
+  }
+
+  void operator()(const actors::node_info& info) const {
+    std::lock_guard guard{mutex_};
+    for (const auto& target : targets_)
+      caf::anon_send(target, info);
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<caf::actor> targets_;
+};
 
 // -- supervisor ---------------------------------------------------------------
 
@@ -492,7 +540,9 @@ int run_daemon(const actors::daemon_options& opts,
   auto identity = actors::load_identity(opts.identity);
   asio::io_context io;
   asio::ip::udp::socket tunnel_socket{io};
-  auto endpoint = bind_tunnel_socket(tunnel_socket, opts.listen, opts.endpoint);
+  auto endpoint = discover_endpoint(
+      io, tunnel_socket, opts,
+      bind_tunnel_socket(tunnel_socket, opts.listen, opts.endpoint));
   caf::actor_system_config cfg;
   cfg.add_message_types<caf::id_block::pilot_actors>();
   cfg.add_message_types<caf::id_block::pilot_webhook>();
@@ -505,6 +555,11 @@ int run_daemon(const actors::daemon_options& opts,
   auto hook = webhook::spawn_webhook(sys, io, webhook_options_of(opts));
   // Step 2: the registry actor starts registering at once.
   auto registry_opts = registry_options_of(opts, identity, endpoint);
+  auto registrations = std::make_shared<registration_fanout>();
+  registry_opts.registration_listener
+      = [registrations](const actors::node_info& info) {
+          (*registrations)(info);
+        };
   auto registry_deadline = registry_opts.request_deadline;
   auto registry = actors::spawn_registry_actor(
       sys, io, std::move(registry_opts), actors::event_sink_actor{hook});
@@ -519,6 +574,10 @@ int run_daemon(const actors::daemon_options& opts,
                                                tunnel, hook);
   caf::anon_send(tunnel, actors::deliver_atom_v,
                  actors::packet_sink_actor{connections});
+  // A registration that finished before this line reaches both through
+  // the supervisor.
+  registrations->add(caf::actor_cast<caf::actor>(tunnel));
+  registrations->add(caf::actor_cast<caf::actor>(connections));
   auto stop_actors = [&] {
     for (auto handle : {caf::actor_cast<caf::actor>(connections),
                         caf::actor_cast<caf::actor>(tunnel),

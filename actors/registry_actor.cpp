@@ -127,6 +127,11 @@ void report_status(registry_pointer self, const std::string& status) {
     listener(status);
 }
 
+void report_registration(registry_pointer self) {
+  if (const auto& listener = self->state.options().registration_listener)
+    listener(self->state.info);
+}
+
 void raise_event(registry_pointer self, protocol::event event) {
   if (self->state.events)
     self->send(self->state.events, std::move(event));
@@ -238,6 +243,7 @@ void on_first_registration(registry_pointer self) {
              {"endpoint", opts.endpoint},
              {"attempts", std::to_string(st.register_attempts)}});
   report_status(self, "registered as " + st.info.address);
+  report_registration(self);
   for (auto& waiter : st.registration_waiters)
     waiter.deliver(st.info);
   st.registration_waiters.clear();
@@ -262,6 +268,7 @@ void on_reregistration(registry_pointer self, std::uint32_t old_node_id) {
             {{"node_id", std::to_string(st.info.node_id)},
              {"address", st.info.address}});
   report_status(self, "registered again as " + st.info.address);
+  report_registration(self);
 }
 
 void on_register_reply(registry_pointer self, const registry_reply& reply) {

@@ -49,6 +49,10 @@ struct registry_actor_options {
   /// such as "registered as 0:0000.0000.0005". Runs inside the actor, so it
   /// must return quickly.
   std::function<void(const std::string&)> status_listener;
+  /// Called with the node after every successful registration, the first
+  /// and each one after heartbeats failed. Runs inside the actor, so it
+  /// must return quickly.
+  std::function<void(const node_info&)> registration_listener;
 };
 
 /// Creates the transport of a registry actor, given the actor that receives

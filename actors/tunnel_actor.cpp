@@ -515,7 +515,8 @@ tunnel_impl::behavior_type tunnel_behavior(tunnel_pointer self,
   };
 }
 
-// Resolves the beacon's `host:port` once, at start-up.
+} // namespace
+
 std::optional<udp::endpoint> resolve_beacon(asio::io_context& io,
                                             const std::string& beacon,
                                             bool socket_is_v6) {
@@ -546,8 +547,6 @@ std::optional<udp::endpoint> resolve_beacon(asio::io_context& io,
   }
   return unmap_endpoint(results.begin()->endpoint());
 }
-
-} // namespace
 
 tunnel_actor spawn_tunnel(caf::actor_system& sys, asio::io_context& io,
                           tunnel_options options) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -64,5 +65,13 @@ struct tunnel_options {
 /// that does not resolve is logged, and the tunnel runs without a beacon.
 tunnel_actor spawn_tunnel(caf::actor_system& sys, boost::asio::io_context& io,
                           tunnel_options options);
+
+/// Resolves the beacon's `host:port`, preferring an IPv4 address unless the
+/// tunnel socket is IPv6. Returns nothing for an empty `beacon` and, logged,
+/// for a host that does not resolve. Throws `std::invalid_argument` when
+/// `beacon` is not `host:port`.
+std::optional<boost::asio::ip::udp::endpoint>
+resolve_beacon(boost::asio::io_context& io, const std::string& beacon,
+               bool socket_is_v6);
 
 } // namespace pilot::actors

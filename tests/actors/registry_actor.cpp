@@ -139,6 +139,9 @@ struct fixture {
     options.status_listener = [this](const std::string& status) {
       statuses.push_back(status);
     };
+    options.registration_listener = [this](const node_info& info) {
+      registrations.push_back(info);
+    };
     return options;
   }
 
@@ -216,6 +219,7 @@ struct fixture {
   registry_client_actor registry;
   std::shared_ptr<scripted_transport> transport;
   std::vector<std::string> statuses;
+  std::vector<node_info> registrations;
 };
 
 bool signed_by_test_key(std::string_view challenge,
@@ -348,6 +352,11 @@ TEST_CASE_FIXTURE(fixture, "three heartbeat failures re-register") {
       = std::get_if<protocol::node_reregistered>(&*(*records)[1].event);
   REQUIRE(reregistered != nullptr);
   CHECK(reregistered->address == "0:0000.0000.0009");
+  // The listener hears of the first registration and of this one.
+  REQUIRE(registrations.size() == 2);
+  CHECK(registrations[0].node_id == 5);
+  CHECK(registrations[1].node_id == 9);
+  CHECK(registrations[1].address == "0:0000.0000.0009");
   // Visibility and hostname are applied again under the new ID.
   REQUIRE(transport->requests.size() == requests_before + 2);
   auto visibility
