@@ -988,12 +988,17 @@ caf::typed_response_promise<bool> write(self_pointer self, std::uint64_t client,
   return promise;
 }
 
+// Any client may close any connection, as in the reference, so that
+// `pilotctl disconnect` works on connections other programs opened. The
+// owner then gets the CloseOK push that tells it the connection ended.
 std::uint32_t close_conn(self_pointer self, std::uint64_t client,
                          std::uint32_t id) {
-  auto* entry = owned_conn(self, client, id);
-  if (entry == nullptr)
+  auto* entry = find_conn(self, id);
+  if (entry == nullptr || entry->app_closed)
     return id;
   auto now = now_of(self);
+  if (entry->owner != client)
+    push_close_ok(self, *entry);
   entry->app_closed = true;
   entry->eof_pushed = true;
   fail_writes(*entry,

@@ -851,6 +851,21 @@ TEST_CASE_FIXTURE(fixture, "writes to unknown connections fail") {
   CHECK(close(a, client_a, 99) == 99);
 }
 
+TEST_CASE_FIXTURE(fixture, "any client can close a connection") {
+  start();
+  auto id = connect(7);
+  auto other = new_client(5);
+  caf::anon_send(a, client_opened_atom_v, make_client(other));
+  sched.run();
+  CHECK(close(a, other, id) == id);
+  advance(100ms);
+  // The owner learns that its connection ended; the closer got its reply.
+  CHECK(client_a->close_oks() == std::vector<std::uint32_t>{id});
+  CHECK(other->close_oks().empty());
+  CHECK(error_of(write(a, client_a, id, "x"))
+        == "connection " + std::to_string(id) + " not found");
+}
+
 TEST_CASE_FIXTURE(fixture, "client disconnect closes and unbinds") {
   start();
   bind(b, client_b, 1000);
