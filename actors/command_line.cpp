@@ -6,10 +6,33 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pilot::actors {
 
 namespace po = boost::program_options;
+
+namespace {
+
+// Splits `-name=` and `--name=` into the flag and an empty value, which Go
+// accepts (`--beacon=` turns the beacon off) and program_options does not.
+std::vector<std::string> split_empty_values(int argc,
+                                            const char* const argv[]) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg{argv[i]};
+    if (arg.size() > 2 && arg.front() == '-' && arg.back() == '='
+        && arg.find('=') == arg.size() - 1) {
+      args.push_back(arg.substr(0, arg.size() - 1));
+      args.emplace_back();
+      continue;
+    }
+    args.push_back(std::move(arg));
+  }
+  return args;
+}
+
+} // namespace
 
 po::variables_map
 parse_go_style_command_line(int argc, const char* const argv[],
@@ -19,7 +42,7 @@ parse_go_style_command_line(int argc, const char* const argv[],
                 | style::allow_long_disguise;
   po::variables_map values;
   try {
-    auto parsed = po::command_line_parser(argc, argv)
+    auto parsed = po::command_line_parser(split_empty_values(argc, argv))
                       .options(options)
                       .style(styles)
                       .run();

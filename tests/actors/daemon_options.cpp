@@ -190,6 +190,8 @@ TEST_CASE("daemon options check every value") {
            "65535");
   CHECK(parse({"--listen", "0.0.0.0:4000"}).listen == "0.0.0.0:4000");
   CHECK(parse({"--beacon", ""}).beacon == "");
+  CHECK(parse({"--beacon="}).beacon == "");
+  CHECK(parse({"-endpoint="}).endpoint == "");
   CHECK(parse_error({"--hostname", "Web"})
         == "--hostname: hostname must be lowercase letters, digits and "
            "hyphens, starting and ending with a letter or digit");
