@@ -177,7 +177,9 @@ TEST_CASE_FIXTURE(fixture, "pipelining clients that leave free their slots") {
     wire += frame_bytes(ipc_command::info);
   for (int i = 0; i < 5; ++i) {
     auto client = connect();
-    REQUIRE_FALSE(client->send_bytes(wire, 2s));
+    // While the sessions of earlier clients still hold both slots, the
+    // daemon closes this connection at once and the write may fail.
+    client->send_bytes(wire, 2s);
   }
   CHECK(eventually([&] {
     auto client = connect();

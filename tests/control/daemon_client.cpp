@@ -39,7 +39,8 @@ public:
 
   ~scripted_daemon() {
     thread_.join();
-    std::filesystem::remove_all(dir_);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
   }
 
   std::string path() const { return (dir_ / "pilot.sock").string(); }
