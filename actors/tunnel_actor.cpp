@@ -321,11 +321,14 @@ void finish_resolve(tunnel_pointer self, std::uint32_t node,
     return;
   auto waiters = std::move(i->second);
   st.resolves.erase(i);
+  // A peer known already stays usable at the endpoint last learned when
+  // the registry cannot tell a newer one, as for a private peer.
+  auto usable = !err || st.peers->reachable(node);
   for (auto& waiter : waiters) {
-    if (err)
-      waiter.deliver(err);
-    else
+    if (usable)
       waiter.deliver(true);
+    else
+      waiter.deliver(err);
   }
 }
 
@@ -373,7 +376,9 @@ caf::typed_response_promise<bool> ensure_peer(tunnel_pointer self,
         make_error(errc::invalid_argument, prefix + "invalid node ID"));
     return promise;
   }
-  if (st.peers->reachable(node)) {
+  // A peer not heard from for a while may have restarted elsewhere, so the
+  // registry is asked again for its endpoint.
+  if (st.peers->reachable(node) && st.peers->recently_heard(node, now)) {
     st.peers->start_key_exchange(node, now, st.out);
     flush(self);
     promise.deliver(true);

@@ -324,8 +324,10 @@ void tunnel_peers::receive_plaintext(protocol::packet& packet,
           protocol::tunnel_peer_added{sender, format_endpoint(source)});
     }
   }
-  if (peer)
+  if (peer) {
     peer->last_active = now;
+    peer->last_heard = now;
+  }
   ++stats_.packets_delivered;
   out.packets.push_back(std::move(packet));
 }
@@ -368,6 +370,7 @@ void tunnel_peers::receive_encrypted(const protocol::encrypted_frame& frame,
   else
     peer->endpoint = source; // Only the key's holder can send a fresh frame.
   peer->last_active = now;
+  peer->last_heard = now;
   ++stats_.packets_delivered;
   out.packets.push_back(std::move(*packet));
 }
@@ -668,6 +671,7 @@ void tunnel_peers::install(std::uint32_t node,
   else if (new_session || !peer.endpoint)
     peer.endpoint = source;
   peer.last_active = now;
+  peer.last_heard = now;
   out.events.emplace_back(protocol::tunnel_established{
       node, authenticated, relay_sender != 0, rekeyed});
   if (new_session)
@@ -830,14 +834,21 @@ bool tunnel_peers::reachable(std::uint32_t node) const noexcept {
   return peer && (peer->endpoint || peer->relay);
 }
 
+bool tunnel_peers::recently_heard(std::uint32_t node,
+                                  tunnel_time now) const noexcept {
+  auto* peer = find(node);
+  return peer && peer->last_heard
+         && now - *peer->last_heard < config_.limits.learned_endpoint_lifetime;
+}
+
 void tunnel_peers::add_peer(std::uint32_t node, const udp_endpoint& endpoint,
                             tunnel_time now, tunnel_output& out) {
   if (invalid_peer_node(node, node_id_))
     return;
   auto& peer = find_or_add(node, now);
   // An endpoint learned from the peer's own authenticated frames beats the
-  // registry's.
-  if (!peer.endpoint || !peer.crypto)
+  // registry's while the peer is heard from.
+  if (!peer.endpoint || !peer.crypto || !recently_heard(node, now))
     peer.endpoint = unmap_endpoint(endpoint);
   if (!peer.crypto)
     send_key_exchange(node, peer, now, false, out);

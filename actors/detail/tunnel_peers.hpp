@@ -67,6 +67,10 @@ struct tunnel_limits {
   /// Minimum time between two key exchanges sent to one node in answer to
   /// encrypted frames we cannot open because we have no session.
   std::chrono::seconds no_session_reply_interval{2};
+  /// An endpoint learned from a peer's frames is trusted over the
+  /// registry's for this long after the peer was last heard. A peer that
+  /// restarted on another port is found through the registry after it.
+  std::chrono::seconds learned_endpoint_lifetime{30};
   /// Nodes remembered for `no_session_reply_interval`.
   std::size_t max_no_session_replies = 1024;
   /// Key exchanges accepted from one peer: sustained per second and burst.
@@ -327,9 +331,14 @@ public:
   /// known with an endpoint or goes through the relay.
   bool reachable(std::uint32_t node) const noexcept;
 
+  /// Returns whether a frame from `node` arrived within
+  /// `learned_endpoint_lifetime` before `now`, so that its endpoint is
+  /// current.
+  bool recently_heard(std::uint32_t node, tunnel_time now) const noexcept;
+
   /// Adds `node` at `endpoint` (from the registry) or sets the endpoint of
-  /// a known peer that has none, then starts the key exchange when
-  /// encryption is on.
+  /// a known peer that has none or was not recently heard, then starts the
+  /// key exchange when encryption is on.
   void add_peer(std::uint32_t node, const udp_endpoint& endpoint,
                 tunnel_time now, tunnel_output& out);
 
@@ -420,6 +429,8 @@ private:
     /// replay.
     recent_set<protocol::x25519_public_key, 4> retired_keys;
     tunnel_time last_active{};
+    /// When a frame from the peer last arrived; none before the first.
+    std::optional<tunnel_time> last_heard;
     std::optional<tunnel_time> last_key_exchange_sent;
     rate_budget key_exchange_budget;
   };

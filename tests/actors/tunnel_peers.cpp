@@ -370,6 +370,21 @@ TEST_CASE("a repeated key exchange from elsewhere moves no endpoint") {
   CHECK(net.a.peers->peer(2)->endpoint == "127.0.0.1:4002");
 }
 
+TEST_CASE("the registry's endpoint replaces a stale learned one") {
+  network net;
+  net.connect();
+  auto moved = udp_endpoint{boost::asio::ip::make_address("127.0.0.1"), 4999};
+  // While B is heard from, the endpoint its frames came from wins.
+  CHECK(net.a.peers->recently_heard(2, net.now + 1s));
+  net.a.peers->add_peer(2, moved, net.now + 1s, net.a.out);
+  CHECK(net.a.peers->peer(2)->endpoint == "127.0.0.1:4002");
+  // After a silence B may have restarted elsewhere: the registry wins.
+  auto later = net.now + 31s;
+  CHECK_FALSE(net.a.peers->recently_heard(2, later));
+  net.a.peers->add_peer(2, moved, later, net.a.out);
+  CHECK(net.a.peers->peer(2)->endpoint == "127.0.0.1:4999");
+}
+
 TEST_CASE("a restarted peer rekeys and is answered") {
   network net;
   net.connect();
