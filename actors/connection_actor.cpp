@@ -135,6 +135,9 @@ struct conn_entry {
   bool eof_pushed = false;
   /// `close` has been called on the stream.
   bool closing = false;
+  /// A Close that arrived while writes were held, which closes the stream
+  /// once they are all in its send buffer.
+  bool close_after_writes = false;
   /// The connection's ID is in the timer list.
   bool timed = false;
   /// A packet other than a SYN arrived for the connection, so its peer is
@@ -481,7 +484,14 @@ bool follow_up(self_pointer self, conn_entry& entry, time_point now) {
     }
     return false;
   }
-  return flush_writes(self, entry, now);
+  if (flush_writes(self, entry, now))
+    return true;
+  if (entry.close_after_writes && entry.writes.empty() && !entry.closing) {
+    entry.closing = true;
+    entry.stream.close(now, out);
+    return true;
+  }
+  return false;
 }
 
 // Handles everything that follows from the last call on `entry`'s stream.
@@ -1001,10 +1011,11 @@ std::uint32_t close_conn(self_pointer self, std::uint64_t client,
     push_close_ok(self, *entry);
   entry->app_closed = true;
   entry->eof_pushed = true;
-  fail_writes(*entry,
-              make_error(errc::invalid_argument, "send: connection closed"));
-  entry->closing = true;
-  entry->stream.close(now, self->state.out);
+  // The IPC session passes a client's pipelined requests on without waiting
+  // for their replies, so Sends made before this Close may still wait for
+  // send-buffer space. Their data goes out before the FIN, as it would if
+  // each Send had blocked.
+  entry->close_after_writes = true;
   settle(self, *entry, now);
   flush_outbox(self);
   return id;

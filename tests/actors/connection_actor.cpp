@@ -307,6 +307,19 @@ struct fixture {
     }
   }
 
+  /// Lets `client` read again and writes every push it held back, while
+  /// the data that follows arrives.
+  void read_held_pushes(const client_pointer& client) {
+    client->hold = false;
+    for (int round = 0; round < 200 && !client->unwritten.empty(); ++round) {
+      auto pending = std::move(client->unwritten);
+      client->unwritten.clear();
+      for (auto& done : pending)
+        done();
+      advance(50ms);
+    }
+  }
+
   /// Hands `packets` to node B's connection actor as if they came from its
   /// tunnel.
   void inject_into_b(std::vector<protocol::packet> packets) {
@@ -866,6 +879,31 @@ TEST_CASE_FIXTURE(fixture, "any client can close a connection") {
         == "connection " + std::to_string(id) + " not found");
 }
 
+TEST_CASE_FIXTURE(fixture, "close waits for earlier writes") {
+  start();
+  bind(b, client_b, 1000);
+  auto id = connect(1000);
+  auto remote_id = client_b->accepts().at(0).conn_id;
+  client_b->hold = true;
+  // 6 MiB is more than node B holds for a client that does not read plus
+  // node A's send buffer, so the last writes still wait when the Close
+  // arrives.
+  std::string chunk(1 << 20, 'c');
+  std::vector<answer_slot<bool>> writes;
+  for (int i = 0; i < 6; ++i)
+    writes.push_back(write(a, client_a, id, chunk));
+  advance(1s);
+  CHECK_FALSE(writes.back()->has_value());
+  CHECK(close(a, client_a, id) == id);
+  read_held_pushes(client_b);
+  advance(1s);
+  // Every byte arrived before the end of the stream.
+  CHECK(client_b->received(remote_id).size() == 6u << 20);
+  for (auto& slot : writes)
+    CHECK(value_of(slot));
+  CHECK(client_b->close_oks() == std::vector<std::uint32_t>{remote_id});
+}
+
 TEST_CASE_FIXTURE(fixture, "client disconnect closes and unbinds") {
   start();
   bind(b, client_b, 1000);
@@ -905,14 +943,7 @@ TEST_CASE_FIXTURE(fixture, "recv pushes follow the client's reading") {
   // Some writes wait for room in node A's send buffer.
   CHECK_FALSE(writes.back()->has_value());
   // The client reads everything; the rest of the data follows.
-  client_b->hold = false;
-  for (int round = 0; round < 200 && !client_b->unwritten.empty(); ++round) {
-    auto pending = std::move(client_b->unwritten);
-    client_b->unwritten.clear();
-    for (auto& done : pending)
-      done();
-    advance(50ms);
-  }
+  read_held_pushes(client_b);
   advance(1s);
   CHECK(client_b->received(remote_id).size() == 8u << 20);
   for (auto& slot : writes)
