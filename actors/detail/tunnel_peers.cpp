@@ -468,13 +468,6 @@ void tunnel_peers::receive_key_exchange(key_exchange frame,
     return;
   }
   const auto& limits = config_.limits;
-  auto* peer = find(node);
-  if (peer
-      && !peer->key_exchange_budget.try_take(
-          limits.peer_key_exchange_rate, limits.peer_key_exchange_burst, now)) {
-    drop(drop_reason::rate_limited, node, out);
-    return;
-  }
   if (!key_exchange_budget_.try_take(limits.key_exchange_rate,
                                      limits.key_exchange_burst, now)) {
     drop(drop_reason::rate_limited, node, out);
@@ -636,6 +629,17 @@ void tunnel_peers::install(std::uint32_t node,
     }
     if (!authenticated && known->crypto && known->crypto->authenticated) {
       drop(drop_reason::unauthenticated_key_exchange, node, out);
+      return;
+    }
+    // Only frames that passed the checks spend the peer's budget, so forged
+    // frames cannot hold off its next key. Repeats are what a replay
+    // produces, and a new key needs the peer's identity.
+    const auto& limits = config_.limits;
+    if (known->crypto && known->crypto->peer_key == key
+        && !known->key_exchange_budget.try_take(limits.peer_key_exchange_rate,
+                                                limits.peer_key_exchange_burst,
+                                                now)) {
+      drop(drop_reason::rate_limited, node, out);
       return;
     }
   }
@@ -906,10 +910,17 @@ tunnel_peers::peer_state& tunnel_peers::find_or_add(std::uint32_t node,
   return peer;
 }
 
+// Evicts the idlest peer without an authenticated session, so that PILKs
+// from nodes the registry does not know cannot push out authenticated
+// peers, and the idlest of all when every peer is authenticated.
 void tunnel_peers::evict_idlest() {
+  auto authenticated = [](const peer_state& peer) {
+    return peer.crypto && peer.crypto->authenticated;
+  };
   auto idlest = std::min_element(
-      peers_.begin(), peers_.end(), [](const auto& lhs, const auto& rhs) {
-        return lhs.second.last_active < rhs.second.last_active;
+      peers_.begin(), peers_.end(), [&](const auto& lhs, const auto& rhs) {
+        return std::pair{authenticated(lhs.second), lhs.second.last_active}
+               < std::pair{authenticated(rhs.second), rhs.second.last_active};
       });
   if (idlest == peers_.end())
     return;

@@ -35,7 +35,9 @@ using udp_endpoint = boost::asio::ip::udp::endpoint;
 
 /// Bounds of every table and rate of `tunnel_peers`.
 struct tunnel_limits {
-  /// Peers in the table. A new peer beyond it evicts the one idle longest.
+  /// Peers in the table. A new peer beyond it evicts the one idle longest
+  /// among those without an authenticated session, or among all peers when
+  /// every one has such a session.
   std::size_t max_peers = 4096;
   /// Packets queued per peer while its key exchange runs; the oldest is
   /// dropped beyond it.
@@ -73,7 +75,9 @@ struct tunnel_limits {
   std::chrono::seconds learned_endpoint_lifetime{30};
   /// Nodes remembered for `no_session_reply_interval`.
   std::size_t max_no_session_replies = 1024;
-  /// Key exchanges accepted from one peer: sustained per second and burst.
+  /// Repeated key exchanges (the X25519 key of the current session) taken
+  /// from one peer: sustained per second and burst. Only frames that
+  /// verified count, so forged ones leave the peer's budget alone.
   double peer_key_exchange_rate = 4;
   double peer_key_exchange_burst = 8;
   /// Key exchanges checked over all peers (each costs a signature check and

@@ -481,6 +481,32 @@ TEST_CASE("key exchanges of one peer are rate-limited") {
   CHECK(events_of<protocol::tunnel_established>(net.a.events).size() < 12);
 }
 
+TEST_CASE("forged key exchanges spend no peer's budget") {
+  network net;
+  net.connect();
+  // Anyone may send frames that claim node 2 but carry another signature.
+  auto forged = protocol::sign_key_exchange(identity_of(0x07), 2,
+                                            fresh_x25519().public_key());
+  REQUIRE(forged.has_value());
+  auto wire = protocol::encode_tunnel_frame(*forged);
+  for (int i = 0; i < 20; ++i)
+    net.a.receive(wire, stranger, net.now);
+  CHECK(net.a.dropped(drop_reason::forged) == 20);
+  // B restarts with a new X25519 key, and A still takes it.
+  net.b.peers = std::make_unique<tunnel_peers>(tunnel_peers_config{},
+                                               net.b.identity, fresh_x25519());
+  net.b.peers->set_node_id(2);
+  net.b.peers->add_peer(1, net.a.endpoint, net.now, net.b.out);
+  net.pump();
+  CHECK(net.a.dropped(drop_reason::rate_limited) == 0);
+  auto at_a = events_of<protocol::tunnel_established>(net.a.events);
+  CHECK(std::any_of(at_a.begin(), at_a.end(),
+                    [](const auto& e) { return e.rekeyed; }));
+  net.a.peers->send(2, datagram_packet(1, 2), net.now, net.a.out);
+  net.pump();
+  CHECK(net.b.packets.size() == 1);
+}
+
 // -- pending queue ------------------------------------------------------------
 
 TEST_CASE("packets wait for the key exchange, never in plaintext") {
@@ -872,6 +898,28 @@ TEST_CASE("a discover reply records our observed endpoint") {
 }
 
 // -- table bounds -------------------------------------------------------------
+
+TEST_CASE("a full table evicts unauthenticated peers first") {
+  tunnel_peers_config small;
+  small.limits.max_peers = 2;
+  network net{small, {}};
+  net.connect();
+  // PILKs from nodes the registry does not know install unauthenticated
+  // sessions, which must not push out the authenticated peer B.
+  auto later = net.now + 1s;
+  for (std::uint32_t id : {7u, 8u, 9u}) {
+    protocol::key_exchange_frame pilk{id, fresh_x25519().public_key()};
+    net.a.receive(protocol::encode_tunnel_frame(pilk), stranger, later);
+    net.a.peers->on_key_lookup(id, {key_lookup_status::unknown_node, {}}, later,
+                               net.a.out);
+    later += 1s;
+  }
+  CHECK(net.a.peers->size() == 2);
+  CHECK(net.a.peers->peer(2).has_value());
+  CHECK_FALSE(net.a.peers->peer(7).has_value());
+  CHECK_FALSE(net.a.peers->peer(8).has_value());
+  CHECK(net.a.peers->peer(9).has_value());
+}
 
 TEST_CASE("a full peer table evicts the idlest peer") {
   tunnel_peers_config config;
