@@ -189,17 +189,16 @@ using tunnel_actor = packet_transmit_actor::extend<
 ///   many Recv pushes of the connection (internal, from `written`).
 /// - `(info_atom)`: the transport's view for Info.
 using connection_actor = packet_sink_actor::extend<
-    caf::reacts_to<node_info>,
-    caf::reacts_to<client_opened_atom, ipc_client>,
+    caf::reacts_to<node_info>, caf::reacts_to<client_opened_atom, ipc_client>,
     caf::reacts_to<client_closed_atom, std::uint64_t>,
-    caf::replies_to<bind_atom, std::uint64_t, std::uint16_t>::with<
-        std::uint16_t>,
+    caf::replies_to<bind_atom, std::uint64_t,
+                    std::uint16_t>::with<std::uint16_t>,
     caf::replies_to<dial_atom, std::uint64_t, protocol::address,
                     std::uint16_t>::with<std::uint32_t>,
     caf::replies_to<write_atom, std::uint64_t, std::uint32_t,
                     std::string>::with<bool>,
-    caf::replies_to<close_atom, std::uint64_t, std::uint32_t>::with<
-        std::uint32_t>,
+    caf::replies_to<close_atom, std::uint64_t,
+                    std::uint32_t>::with<std::uint32_t>,
     caf::replies_to<send_to_atom, std::uint64_t, protocol::address,
                     std::uint16_t, std::string>::with<bool>,
     caf::reacts_to<pushed_atom, std::uint32_t, std::uint32_t>,

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The demo: builds everything, then on this machine's loopback starts a
-# pilot-registry, two copies of the webhooks page's example receiver and a
-# pilot-daemon, and shows the daemon's events arriving, following a hot swap
-# and stopping when the webhook is cleared. Everything runs in a temporary
-# HOME and is cleaned up on exit; nothing touches ~/.pilot.
+# pilot-registry, a pilot-beacon, two copies of the webhooks page's example
+# receiver and two pilot-daemons. It shows the daemons' events arriving, an
+# encrypted tunnel and a stream connection between the two nodes, the
+# webhook following a hot swap, and delivery stopping when the webhook is
+# cleared. Everything runs in a temporary HOME and is cleaned up on exit;
+# nothing touches ~/.pilot and nothing leaves 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -43,6 +45,12 @@ done
 registry=$(grep -o 'address=[^ ]*' "$work/registry.log" | head -1 | cut -d= -f2)
 echo "registry listening on $registry"
 
+step "Start a beacon on 127.0.0.1"
+beacon="127.0.0.1:$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$bin/pilot-beacon" --listen "$beacon" 2>"$work/beacon.log" &
+pids+=($!)
+echo "beacon listening on $beacon"
+
 step "Start two copies of the example receiver from the webhooks page"
 port_a=$(free_port)
 port_b=$(free_port)
@@ -54,10 +62,31 @@ sleep 0.5
 echo "receiver A on port $port_a, receiver B on port $port_b"
 
 step "Start the daemon with its webhook pointing at receiver A"
-show "$bin/pilotctl" daemon start --registry "$registry" --listen 127.0.0.1:0 \
-  --keepalive 1s --webhook "http://127.0.0.1:$port_a/events"
+show "$bin/pilotctl" daemon start --registry "$registry" --beacon "$beacon" \
+  --listen 127.0.0.1:0 --keepalive 1s --webhook "http://127.0.0.1:$port_a/events"
 sleep 0.5
 echo "receiver A printed:"
+sed 's/^/  A| /' "$work/receiver-a.out"
+
+step "Start a second, public node that posts to receiver A too"
+"$bin/pilot-daemon" --registry "$registry" --beacon "$beacon" \
+  --listen 127.0.0.1:0 --socket "$work/second.sock" \
+  --identity "$work/second.json" --public \
+  --webhook "http://127.0.0.1:$port_a/events" 2>"$work/second.log" &
+pids+=($!)
+for _ in $(seq 50); do
+  grep -q 'the node is registered' "$work/second.log" && break
+  sleep 0.1
+done
+second=$(grep -o 'node_id=[0-9]*' "$work/second.log" | head -1 | cut -d= -f2)
+echo "the second node is node $second"
+
+step "Open an encrypted tunnel and a stream to the second node's echo port"
+show "$bin/pilotctl" connect "$second" 7 --message "hello through the tunnel"
+show "$bin/pilotctl" ping "$second" --count 2
+show "$bin/pilotctl" peers
+sleep 0.5
+echo "receiver A printed (tunnel.* from both nodes, conn.* from the second):"
 sed 's/^/  A| /' "$work/receiver-a.out"
 
 step "Hot-swap the webhook to receiver B at run time"

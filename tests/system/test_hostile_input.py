@@ -809,7 +809,7 @@ def run_daemon_briefly(registry, home, *args):
     done = subprocess.run(
         [binary("pilot-daemon"), "--registry", registry.address,
          "--socket", os.path.join(home, "pilot.sock"),
-         "--listen", "127.0.0.1:0",
+         "--listen", "127.0.0.1:0", "--beacon", "",
          "--identity", os.path.join(home, "identity.json"), *args],
         env={**os.environ, "HOME": home}, capture_output=True, timeout=5)
     return done.returncode, done.stderr.decode()
