@@ -425,6 +425,10 @@ caf::typed_response_promise<bool> ensure_peer(tunnel_pointer self,
 
 // -- behavior -----------------------------------------------------------------
 
+/// Longest wait for the packet sink to handle one batch; past it the socket
+/// reader goes on, as if the sink had handled it.
+constexpr auto sink_deadline = std::chrono::seconds{5};
+
 void on_batch(tunnel_pointer self, const datagram_batch& batch) {
   auto& st = self->state;
   auto now = tunnel_clock::now();
@@ -434,8 +438,21 @@ void on_batch(tunnel_pointer self, const datagram_batch& batch) {
     st.bytes_received += datagram.size;
     st.peers->receive(batch.payload(datagram), datagram.source, now, st.out);
   }
-  flush(self);
-  st.socket->batch_done();
+  // The batch counts as processed once the packet sink has handled its
+  // packets, so a sink that falls behind pauses the socket reader instead
+  // of growing its mailbox.
+  if (st.sink && !st.out.packets.empty()) {
+    auto packets = std::move(st.out.packets);
+    st.out.packets.clear();
+    auto socket = st.socket;
+    self->request(st.sink, sink_deadline, deliver_atom_v, std::move(packets))
+        .then([socket] { socket->batch_done(); },
+              [socket](const caf::error&) { socket->batch_done(); });
+    flush(self);
+  } else {
+    flush(self);
+    st.socket->batch_done();
+  }
   // Peers reach us at the endpoint the beacon observes, which differs from
   // the socket's address behind a NAT.
   if (st.peers->stats().observed_endpoint_changes != changes)

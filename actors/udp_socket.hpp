@@ -41,10 +41,11 @@ struct datagram_batch {
 struct udp_socket_options {
   /// Datagrams read with one `recvmmsg` call and posted as one batch.
   std::size_t max_batch_datagrams = 64;
-  /// Batches posted but not yet processed. Past it the socket stops
-  /// reading, and the kernel's receive buffer absorbs or drops what
-  /// arrives, so a slow consumer never makes the process grow.
-  std::size_t max_batches_in_flight = 4;
+  /// Batches posted but not yet processed, the tunnel actor's packet sink
+  /// included. Past it the socket stops reading, and the kernel's receive
+  /// buffer absorbs or drops what arrives, so a slow consumer never makes
+  /// the process grow.
+  std::size_t max_batches_in_flight = 8;
   /// Kernel buffer sizes requested for the socket, in bytes; 0 keeps the
   /// system default. The kernel may grant less.
   int receive_buffer_size = 4 * 1024 * 1024;
