@@ -274,11 +274,19 @@ std::string table_text(const std::vector<std::string>& header,
 
 // -- connections --------------------------------------------------------------
 
+// Returns the time left until `deadline`, at least 1 ms.
+std::chrono::milliseconds remaining_until(clock_type::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - clock_type::now());
+  return std::max(left, std::chrono::milliseconds{1});
+}
+
 // Opens a connection, or throws `connection_failed` with a hint to ping.
 std::uint32_t dial_target(daemon_client& daemon, protocol::address target,
-                          std::uint16_t port) {
+                          std::uint16_t port,
+                          std::chrono::milliseconds timeout) {
   try {
-    return daemon.dial(target, port);
+    return daemon.dial(target, port, timeout);
   } catch (const error& e) {
     if (e.code() != code::connection_failed)
       throw;
@@ -297,7 +305,7 @@ std::uint32_t dial_target(daemon_client& daemon, protocol::address target,
 std::string exchange(daemon_client& daemon, protocol::address target,
                      std::uint16_t port, const std::string& data,
                      std::chrono::milliseconds timeout) {
-  auto conn_id = dial_target(daemon, target, port);
+  auto conn_id = dial_target(daemon, target, port, timeout);
   auto deadline = clock_type::now() + timeout;
   daemon.send(conn_id, data, deadline);
   auto reply = daemon.read(conn_id, read_size, deadline);
@@ -330,7 +338,7 @@ boost::json::object ping_once(daemon_client& daemon, const command_line& cmd,
   auto start = clock_type::now();
   std::uint32_t conn_id = 0;
   try {
-    conn_id = daemon.dial(target, echo_port);
+    conn_id = daemon.dial(target, echo_port, remaining_until(deadline));
   } catch (const error& e) {
     if (e.code() != code::connection_failed)
       throw;
@@ -722,7 +730,7 @@ success run_traceroute(const command_line& cmd) {
   auto deadline = start + timeout;
   std::uint32_t conn_id = 0;
   try {
-    conn_id = daemon.dial(target, echo_port);
+    conn_id = daemon.dial(target, echo_port, timeout);
   } catch (const error& e) {
     if (e.code() != code::connection_failed)
       throw;
@@ -758,7 +766,7 @@ success run_bench(const command_line& cmd) {
   auto address = protocol::to_string(target);
   print_progress(cmd, "BENCH " + address + ": sending " + bytes_text(run.total)
                           + " through the echo port");
-  auto conn_id = dial_target(daemon, target, echo_port);
+  auto conn_id = dial_target(daemon, target, echo_port, timeout);
   run_bench_transfer(daemon, conn_id, timeout, run);
   daemon.close(conn_id);
   return bench_result(address, run);

@@ -105,11 +105,18 @@ void daemon_client::bind(std::uint16_t port) {
     throw error{code::connection_failed, error_message(reply)};
 }
 
-std::uint32_t daemon_client::dial(protocol::address address,
-                                  std::uint16_t port) {
+std::uint32_t daemon_client::dial(protocol::address address, std::uint16_t port,
+                                  std::chrono::milliseconds timeout) {
   protocol::dial_request dial{{address.network, address.node}, port};
-  auto reply = request(ipc_command::dial, protocol::encode_dial(dial),
-                       dial_reply_timeout);
+  protocol::ipc_frame reply;
+  try {
+    reply = request(ipc_command::dial, protocol::encode_dial(dial), timeout);
+  } catch (const error& e) {
+    if (e.code() != code::timeout)
+      throw;
+    throw error{code::connection_failed,
+                "no connection within " + duration_text(timeout)};
+  }
   if (reply.command == ipc_command::error)
     throw error{code::connection_failed, error_message(reply)};
   auto conn_id = protocol::decode_conn_id(reply.payload);

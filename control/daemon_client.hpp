@@ -77,8 +77,10 @@ public:
   void bind(std::uint16_t port);
 
   /// Opens a connection and returns its ID once it is established. Throws
-  /// `connection_failed` with the daemon's reason, such as `dial timeout`.
-  std::uint32_t dial(protocol::address address, std::uint16_t port);
+  /// `connection_failed` with the daemon's reason, such as `dial timeout`,
+  /// or when no answer arrives within `timeout`.
+  std::uint32_t dial(protocol::address address, std::uint16_t port,
+                     std::chrono::milliseconds timeout = dial_reply_timeout);
 
   /// Sends `data` on the connection as one Send, reading pushes meanwhile
   /// until `deadline`. The daemon replies only to a failed Send, so its

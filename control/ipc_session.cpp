@@ -302,8 +302,12 @@ void ipc_session::on_write(boost::system::error_code ec, std::size_t) {
   if (closed_)
     return;
   if (ec) {
-    log::info(component, "ipc-write-failed", "IPC client write failed",
-              {{"client", std::to_string(id_)}, {"error", ec.message()}});
+    // A client that exits without reading its last pushes is routine.
+    auto gone = ec == boost::asio::error::broken_pipe
+                || ec == boost::asio::error::connection_reset;
+    log::write(gone ? log::level::debug : log::level::info, component,
+               "ipc-write-failed", "IPC client write failed",
+               {{"client", std::to_string(id_)}, {"error", ec.message()}});
     shutdown();
     return;
   }
