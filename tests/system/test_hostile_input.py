@@ -1025,6 +1025,9 @@ def test_daemon_survives_lying_registry():
     for name, liar, node, daemon in started:
         wait_until(lambda: len(liar.requests) >= 2, 5,
                    what=f"{name}: a second register attempt")
+        # The registry actor starts before the IPC socket does, so on a
+        # loaded machine both attempts may come before the socket exists.
+        daemon.wait_for_log(r"ipc-listening")
         assert_daemon_healthy(node, daemon)
         assert node.ok("info")["node_id"] == 0, name
         elapsed, code = timed(daemon.stop)
