@@ -371,6 +371,7 @@ void tunnel_peers::receive_encrypted(const protocol::encrypted_frame& frame,
     peer->endpoint = source; // Only the key's holder can send a fresh frame.
   peer->last_active = now;
   peer->last_heard = now;
+  peer->last_opened = now;
   ++stats_.packets_delivered;
   out.packets.push_back(std::move(*packet));
 }
@@ -680,7 +681,32 @@ void tunnel_peers::install(std::uint32_t node,
       node, authenticated, relay_sender != 0, rekeyed});
   if (new_session)
     send_key_exchange(node, peer, now, true, out);
+  else
+    answer_repeat(node, peer, source, relay_sender, now, out);
   flush_pending(node, peer, out);
+}
+
+// A peer repeats its key exchange while it lacks ours: it lost its session,
+// or a replayed key exchange set up ours and our answer went to the replayer.
+// The reference answers only new keys, and such a tunnel would stay broken.
+// The answer goes where the repeat came from, and the conditions keep two
+// nodes from answering each other's answers.
+void tunnel_peers::answer_repeat(std::uint32_t node, peer_state& peer,
+                                 const udp_endpoint& source,
+                                 std::uint32_t relay_sender, tunnel_time now,
+                                 tunnel_output& out) {
+  const auto& limits = config_.limits;
+  auto recent = [&](const std::optional<tunnel_time>& time) {
+    return time && now - *time < limits.repeat_answer_interval;
+  };
+  if (key_exchange_frame_.empty() || recent(peer.last_opened)
+      || recent(peer.last_key_exchange_sent))
+    return;
+  if (!key_exchange_budget_.try_take(limits.key_exchange_rate,
+                                     limits.key_exchange_burst, now))
+    return;
+  peer.last_key_exchange_sent = now;
+  send_key_exchange_to(node, source, relay_sender, out);
 }
 
 void tunnel_peers::start_key_exchange(std::uint32_t node, tunnel_time now,

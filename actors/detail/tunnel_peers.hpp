@@ -73,6 +73,9 @@ struct tunnel_limits {
   /// registry's for this long after the peer was last heard. A peer that
   /// restarted on another port is found through the registry after it.
   std::chrono::seconds learned_endpoint_lifetime{30};
+  /// A repeated key exchange from a peer is answered unless a sealed frame
+  /// from it opened, or we sent it our key exchange, within this interval.
+  std::chrono::seconds repeat_answer_interval{2};
   /// Nodes remembered for `no_session_reply_interval`.
   std::size_t max_no_session_replies = 1024;
   /// Repeated key exchanges (the X25519 key of the current session) taken
@@ -289,6 +292,9 @@ private:
 /// - An encrypted frame from a peer without a session is answered with our
 ///   key exchange (rate-limited per node), so peers recover after we
 ///   restart.
+/// - A repeated key exchange is answered too, unless the peer's sealed
+///   frames show that it has our key, so a peer that lost its session, or
+///   whose key exchange a replay delivered before it did, still gets ours.
 /// - Beacon messages are accepted only from the beacon's address, and a
 ///   relayed frame marks its sender as relay only once it authenticated.
 /// - Data frames that authenticated move the peer's endpoint; a repeated
@@ -436,6 +442,9 @@ private:
     /// When a frame from the peer last arrived; none before the first.
     std::optional<tunnel_time> last_heard;
     std::optional<tunnel_time> last_key_exchange_sent;
+    /// When a sealed frame from the peer last opened, which shows that the
+    /// peer has our key.
+    std::optional<tunnel_time> last_opened;
     rate_budget key_exchange_budget;
   };
 
@@ -514,6 +523,9 @@ private:
                std::uint32_t relay_sender, tunnel_time now, tunnel_output& out);
   void send_key_exchange(std::uint32_t node, peer_state& peer, tunnel_time now,
                          bool even_if_recent, tunnel_output& out);
+  void answer_repeat(std::uint32_t node, peer_state& peer,
+                     const udp_endpoint& source, std::uint32_t relay_sender,
+                     tunnel_time now, tunnel_output& out);
   void send_key_exchange_to(std::uint32_t node, const udp_endpoint& source,
                             std::uint32_t relay_sender, tunnel_output& out);
   void flush_pending(std::uint32_t node, peer_state& peer, tunnel_output& out);

@@ -408,6 +408,43 @@ TEST_CASE("a restarted peer rekeys and is answered") {
   CHECK(net.a.dropped(drop_reason::retired_key) == 1);
 }
 
+TEST_CASE("a replayed key exchange cannot cut a tunnel") {
+  network net;
+  // Anyone can get A's key exchange (A sends it to every sender of a frame
+  // it cannot open) and replay it to B before A and B have talked.
+  net.a.peers->add_peer(2, net.b.endpoint, net.now, net.a.out);
+  auto captured = net.a.take_datagrams();
+  REQUIRE(captured.size() == 1);
+  net.b.receive(datagram_bytes(captured[0]), stranger, net.now);
+  net.answer_lookups(net.b);
+  net.b.collect();
+  REQUIRE(net.b.peers->peer(1)->encrypted);
+  // B's answer went to the replayer, so A still lacks B's key. A's own key
+  // exchange repeats the one B holds, and B must answer it.
+  net.b.take_datagrams();
+  net.now += 3s;
+  net.a.peers->send(2, datagram_packet(1, 2, "through"), net.now, net.a.out);
+  net.pump();
+  REQUIRE(net.b.packets.size() == 1);
+  CHECK(net.b.packets[0].payload == bytes({'t', 'h', 'r', 'o', 'u', 'g', 'h'}));
+  CHECK(net.b.peers->peer(1)->endpoint == "127.0.0.1:4001");
+}
+
+TEST_CASE("repeated key exchanges get few answers") {
+  network net;
+  net.connect();
+  auto a_pila = net.sent_by(1).front();
+  // A peer whose sealed frames arrive has our key: no answer.
+  net.a.peers->send(2, datagram_packet(1, 2), net.now, net.a.out);
+  net.pump();
+  net.b.receive(a_pila, net.a.endpoint, net.now + 500ms);
+  CHECK(net.b.take_datagrams().empty());
+  // Later, one answer per interval however many repeats arrive.
+  for (int i = 0; i < 5; ++i)
+    net.b.receive(a_pila, net.a.endpoint, net.now + 3s);
+  CHECK(net.b.take_datagrams().size() == 1);
+}
+
 TEST_CASE("PILK from a registered node gets PILA") {
   node b(2, endpoint_b, identity_of(0x42), x25519(vectors::bob_private));
   key_lookup_result registered{key_lookup_status::found,

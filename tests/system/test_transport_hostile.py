@@ -419,6 +419,31 @@ def test_forged_pila_flood_allows_rekey():
     registry.stop()
 
 
+def test_replayed_pila_cannot_cut_tunnel():
+    registry = Registry()
+    a, b = Peer(registry), Peer(registry)
+    # A answers a frame it cannot open with its key exchange, so anyone can
+    # get one, and replay it to B before A and B have talked.
+    attacker = udp_socket()
+    attacker.settimeout(5)
+    attacker.sendto(b"PILS" + struct.pack(">I", 424242) + os.urandom(120),
+                    a.udp)
+    while True:
+        frame, _ = attacker.recvfrom(70000)
+        if frame[:4] == b"PILA":
+            break
+    attacker.sendto(frame, b.udp)
+    wait_until(lambda: a.node_id in b.peer_ids(), 5,
+               what="B taking the replayed key exchange")
+    # B holds a session for A that A knows nothing of; A must still get
+    # B's key, in both directions.
+    echo_round_trip(a, b, timeout=20)
+    echo_round_trip(b, a, timeout=20)
+    a.stop()
+    b.stop()
+    registry.stop()
+
+
 def test_close_after_sends_delivers_all():
     registry = Registry()
     a, b = Peer(registry), Peer(registry)
@@ -558,6 +583,7 @@ if __name__ == "__main__":
         test_forged_inner_packets_dropped,
         test_pilk_flood_keeps_authenticated_peer,
         test_forged_pila_flood_allows_rekey,
+        test_replayed_pila_cannot_cut_tunnel,
         test_close_after_sends_delivers_all,
         test_silent_peer_aborts_connection,
         test_transport_ipc_bad_payloads,
