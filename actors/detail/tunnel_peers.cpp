@@ -301,12 +301,14 @@ void tunnel_peers::receive_plaintext(protocol::packet& packet,
     drop(drop_reason::sender_mismatch, relay_sender, out);
     return;
   }
-  auto* peer = find(sender);
-  if (config_.encrypt
-      && ((peer && peer->crypto) || encrypting_nodes_.contains(sender))) {
+  // With encryption on, nothing is sent in plaintext, so a plaintext peer
+  // could never get an answer; its frames are only a way to inject packets
+  // under any source.
+  if (config_.encrypt) {
     drop(drop_reason::plaintext_rejected, sender, out);
     return;
   }
+  auto* peer = find(sender);
   if (!deliverable(packet, sender, out))
     return;
   if (!config_.encrypt) {
@@ -664,7 +666,6 @@ void tunnel_peers::install(std::uint32_t node,
     if (rekeyed)
       peer.retired_keys.insert(peer.crypto->peer_key);
     peer.crypto.emplace(key, authenticated, *tunnel_key, *prefix);
-    remember_encrypting(node);
   } else if (authenticated) {
     peer.crypto->authenticated = true;
   }
@@ -964,16 +965,6 @@ void tunnel_peers::mark_relay(std::uint32_t node, peer_state& peer,
     peer.endpoint = config_.beacon;
   if (raise_event)
     out.events.emplace_back(protocol::tunnel_relay_activated{node});
-}
-
-void tunnel_peers::remember_encrypting(std::uint32_t node) {
-  if (!encrypting_nodes_.insert(node).second)
-    return;
-  encrypting_order_.push_back(node);
-  if (encrypting_order_.size() > config_.limits.max_encrypting_nodes) {
-    encrypting_nodes_.erase(encrypting_order_.front());
-    encrypting_order_.pop_front();
-  }
 }
 
 void tunnel_peers::remember_key(std::uint32_t node,

@@ -18,7 +18,6 @@
 #include <optional>
 #include <span>
 #include <unordered_map>
-#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -87,9 +86,6 @@ struct tunnel_limits {
   /// an X25519 step): sustained per second and burst.
   double key_exchange_rate = 1000;
   double key_exchange_burst = 500;
-  /// Nodes remembered as having had an encrypted session, whose plaintext
-  /// frames are rejected from then on.
-  std::size_t max_encrypting_nodes = 8192;
 };
 
 /// Settings of `tunnel_peers`.
@@ -549,7 +545,6 @@ private:
   void evict_idlest();
   void mark_relay(std::uint32_t node, peer_state& peer, bool raise_event,
                   tunnel_output& out);
-  void remember_encrypting(std::uint32_t node);
   void remember_failed_lookup(std::uint32_t node, key_lookup_status status,
                               tunnel_time now);
   void remember_key(std::uint32_t node, const protocol::public_key& key,
@@ -570,8 +565,6 @@ private:
   std::unordered_map<std::uint32_t, tunnel_time> lookups_in_flight_;
   std::unordered_map<std::uint32_t, waiting_key_exchange> waiting_;
   std::unordered_map<std::uint32_t, tunnel_time> no_session_replies_;
-  std::unordered_set<std::uint32_t> encrypting_nodes_;
-  std::deque<std::uint32_t> encrypting_order_;
   rate_budget key_exchange_budget_;
   std::optional<udp_endpoint> observed_endpoint_;
   /// The source of the datagram being handled, for `dropped_frame`.

@@ -727,11 +727,12 @@ TEST_CASE("plaintext stays rejected after eviction") {
   CHECK(net.b.dropped(drop_reason::plaintext_rejected) == 1);
 }
 
-TEST_CASE("plaintext from an unknown peer is delivered") {
+TEST_CASE("plaintext from an unknown peer is rejected") {
   node b(2, endpoint_b, identity_of(0x42), x25519(vectors::bob_private));
   b.receive(protocol::encode_plaintext_frame(datagram_packet(1, 2)), endpoint_a,
             start);
-  CHECK(b.packets.size() == 1);
+  CHECK(b.packets.empty());
+  CHECK(b.dropped(drop_reason::plaintext_rejected) == 1);
   CHECK_FALSE(b.peers->peer(1).has_value());
   CHECK(b.events.empty());
 }
