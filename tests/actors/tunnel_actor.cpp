@@ -301,10 +301,14 @@ TEST_CASE("tunnel actors exchange packets encrypted") {
     CHECK(packet.header.src.node == a.id);
     CHECK(packet.header.dst.node == b.id);
   }
+  // Events reach their sink on their own path, maybe after the packets.
+  auto established = [](recorder& r) {
+    return r.count<protocol::tunnel_established>() > 0;
+  };
+  REQUIRE(a.record->wait_for(established));
+  REQUIRE(b.record->wait_for(established));
   auto at_a = a.record->events_of<protocol::tunnel_established>();
   auto at_b = b.record->events_of<protocol::tunnel_established>();
-  REQUIRE_FALSE(at_a.empty());
-  REQUIRE_FALSE(at_b.empty());
   CHECK(at_a.front().peer_node_id == b.id);
   CHECK(at_a.front().authenticated);
   CHECK_FALSE(at_a.front().relay);
@@ -369,6 +373,10 @@ TEST_CASE("tunnel actors relay through the beacon") {
   REQUIRE(ensure_peer(c, a, b.id).engaged());
   REQUIRE(deliver(a, b, "relayed"));
   REQUIRE(deliver(b, a, "relayed back"));
+  REQUIRE(b.record->wait_for([](recorder& r) {
+    return r.count<protocol::tunnel_relay_activated>() > 0
+           && r.count<protocol::tunnel_established>() > 0;
+  }));
   auto activated = b.record->events_of<protocol::tunnel_relay_activated>();
   REQUIRE(activated.size() == 1);
   CHECK(activated.front().peer_node_id == a.id);
