@@ -69,9 +69,9 @@ typename Inspector::result_type inspect(Inspector& f, tunnel_summary& x) {
 }
 
 /// The stream transport's view for Info: `connections` counts connections in
-/// SYN_SENT, SYN_RECV or ESTABLISHED, `ports` the bound ports including the
-/// built-in services, and `conn_list` holds one object per connection with
-/// the keys of the Info `conn_list` entries.
+/// SYN_SENT, SYN_RECV or ESTABLISHED, and `ports` counts the bound ports
+/// including the built-in services. `conn_list` contains one object per
+/// connection with the keys of the Info `conn_list` entries.
 struct transport_summary {
   std::uint64_t connections = 0;
   std::uint64_t ports = 0;
@@ -86,7 +86,7 @@ struct transport_summary {
 using push_function
     = std::function<void(std::string frame, std::function<void()> written)>;
 
-/// An IPC client of the daemon, as the connection actor sees it: pushes
+/// An IPC client of the daemon, as the connection actor uses it: pushes
 /// (Accept, Recv, CloseOK, RecvFrom) go out through `push`.
 struct ipc_client {
   std::uint64_t id = 0;
