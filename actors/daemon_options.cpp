@@ -168,6 +168,14 @@ constexpr flag_spec flag_specs[] = {
      [](daemon_options& opts, const std::string& value) {
        opts.identity = value;
      }},
+    {"data-dir", value_kind::text, "DIR",
+     "where received messages (inbox/) and files (received/) are saved "
+     "(default ~/.pilot)",
+     [](daemon_options& opts, const std::string& value) {
+       if (value.empty())
+         throw invalid_value("expected a directory");
+       opts.data_dir = value;
+     }},
     {"owner", value_kind::text, "EMAIL",
      "owner sent with register; lets a new key reclaim the node ID",
      [](daemon_options& opts, const std::string& value) {
@@ -285,6 +293,18 @@ constexpr flag_spec flag_specs[] = {
      "turn off the built-in echo service on port 7",
      [](daemon_options& opts, const std::string& value) {
        opts.transport.echo = !parse_bool(value);
+     }},
+    {"no-dataexchange", value_kind::boolean, "",
+     "turn off the built-in data exchange service on port 1001 (messages "
+     "and files)",
+     [](daemon_options& opts, const std::string& value) {
+       opts.transport.data_exchange = !parse_bool(value);
+     }},
+    {"no-eventstream", value_kind::boolean, "",
+     "turn off the built-in event stream broker on port 1002 (publish and "
+     "subscribe)",
+     [](daemon_options& opts, const std::string& value) {
+       opts.transport.event_stream = !parse_bool(value);
      }},
 };
 
@@ -612,6 +632,7 @@ daemon_options parse_daemon_options(int argc, const char* const argv[]) {
   }
   if (!opts.identity.empty())
     opts.identity = expand_home(opts.identity);
+  opts.data_dir = expand_home(opts.data_dir);
   return opts;
 }
 

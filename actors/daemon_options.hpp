@@ -42,6 +42,10 @@ struct transport_settings {
   std::size_t max_conns_total = 4096;
   /// Whether the echo service answers on port 7.
   bool echo = true;
+  /// Whether the data exchange service answers on port 1001.
+  bool data_exchange = true;
+  /// Whether the event stream broker answers on port 1002.
+  bool event_stream = true;
 };
 
 /// Everything `pilot-daemon` is configured with: the flags, merged with the
@@ -59,7 +63,12 @@ struct daemon_options {
   /// The `host:port` to register instead of the listen address.
   std::string endpoint;
   /// The identity file, `~` expanded; empty means a new key at every start.
+  /// The trust list (`trust.json`) is kept next to it, and not at all
+  /// without it.
   std::string identity;
+  /// Where received messages (`inbox/`) and files (`received/`) are saved,
+  /// `~` expanded.
+  std::string data_dir{"~/.pilot"};
   std::string owner;
   bool is_public = false;
   std::string hostname;

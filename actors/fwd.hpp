@@ -82,6 +82,10 @@ CAF_ADD_ATOM(pilot_actors, pilot::actors, register_atom, "register")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, registered_atom, "registered")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, lookup_atom, "lookup")
 CAF_ADD_ATOM(pilot_actors, pilot::actors, resolve_atom, "resolve")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, report_trust_atom, "reporttrst")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, revoke_trust_atom, "revoketrst")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, relay_request_atom, "relayreq")
+CAF_ADD_ATOM(pilot_actors, pilot::actors, relay_response_atom, "relayresp")
 CAF_END_TYPE_ID_BLOCK(pilot_actors)
 
 namespace pilot::actors {
@@ -135,8 +139,31 @@ using node_directory_actor = caf::typed_actor<
     caf::replies_to<lookup_atom, std::uint32_t>::with<std::string>,
     caf::replies_to<resolve_atom, std::uint32_t>::with<std::string>>;
 
-/// The registry actor as spawned: `registry_actor` and
-/// `node_directory_actor` in one handle, which converts to either.
-using registry_client_actor = registry_actor::extend_with<node_directory_actor>;
+/// The registry requests of the trust handshake, made by the registry actor
+/// on the node's behalf and signed with its key. Each answers the registry's
+/// response JSON, or an error whose context is a message for the user.
+///
+/// - `(report_trust_atom, peer)`: `report_trust` for the pair.
+/// - `(revoke_trust_atom, peer)`: `revoke_trust` for the pair.
+/// - `(relay_request_atom, peer, justification)`: `request_handshake`,
+///   leaving a trust request in the peer's registry mailbox.
+/// - `(relay_response_atom, peer, accept)`: `respond_handshake` to a
+///   request of `peer`.
+///
+/// The registry actor also polls the node's mailbox (`poll_handshakes`)
+/// after each successful heartbeat and hands what it holds to the listener
+/// set in its options.
+using trust_registry_actor = caf::typed_actor<
+    caf::replies_to<report_trust_atom, std::uint32_t>::with<std::string>,
+    caf::replies_to<revoke_trust_atom, std::uint32_t>::with<std::string>,
+    caf::replies_to<relay_request_atom, std::uint32_t,
+                    std::string>::with<std::string>,
+    caf::replies_to<relay_response_atom, std::uint32_t,
+                    bool>::with<std::string>>;
+
+/// The registry actor as spawned: `registry_actor`, `node_directory_actor`
+/// and `trust_registry_actor` in one handle, which converts to each.
+using registry_client_actor
+    = registry_actor::extend_with<node_directory_actor, trust_registry_actor>;
 
 } // namespace pilot::actors

@@ -6,6 +6,7 @@
 #include "actors/log.hpp"
 #include "actors/registry_actor.hpp"
 #include "actors/sd_notify.hpp"
+#include "actors/service_fwd.hpp"
 #include "actors/transport_fwd.hpp"
 #include "actors/tunnel_actor.hpp"
 #include "actors/udp_socket.hpp"
@@ -151,6 +152,37 @@ private:
   std::vector<caf::actor> targets_;
 };
 
+/// The built-in services as spawned; each is absent when turned off.
+struct started_services {
+  actors::trust_actor trust;
+  /// Every service, to stop before the connection actor.
+  std::vector<caf::actor> all;
+};
+
+// Spawns the trust handshake (port 444), data exchange (port 1001) and the
+// event stream (port 1002). Each binds its port through the connection
+// actor as an IPC client does, so a port a client took first stays the
+// client's.
+started_services spawn_services(caf::actor_system& sys,
+                                const actors::daemon_options& opts,
+                                const pilot::protocol::identity& identity,
+                                actors::registry_client_actor registry,
+                                actors::tunnel_actor tunnel,
+                                actors::connection_actor connections,
+                                webhook::webhook_actor hook,
+                                registration_fanout& registrations) {
+  started_services result;
+  (void)sys;
+  (void)opts;
+  (void)identity;
+  (void)registry;
+  (void)tunnel;
+  (void)connections;
+  (void)hook;
+  (void)registrations;
+  return result;
+}
+
 // -- supervisor ---------------------------------------------------------------
 
 /// The supervisor turns signals into the start and stop steps of the daemon
@@ -176,6 +208,8 @@ struct supervisor_state {
   pilot::control::control_actor control;
   actors::tunnel_actor tunnel;
   actors::connection_actor connections;
+  /// The built-in services; they stop before the connections.
+  std::vector<caf::actor> services;
   /// The webhook settings of the last start or reload, to tell what changed.
   actors::webhook_settings applied_webhook;
   std::optional<std::chrono::microseconds> watchdog_interval;
@@ -232,6 +266,8 @@ void begin_shutdown(supervisor_pointer self, int signal_number) {
             {{"signal", strsignal(signal_number)}});
   sd::notify_stopping("stopping");
   self->send_exit(st.control, caf::exit_reason::user_shutdown);
+  for (const auto& service : st.services)
+    self->send_exit(service, caf::exit_reason::user_shutdown);
   self->send_exit(st.connections, caf::exit_reason::user_shutdown);
   // The registry actor responds within its 2 s deregister deadline.
   self->request(st.registry, 5s, actors::stop_atom_v)
@@ -547,6 +583,7 @@ int run_daemon(const actors::daemon_options& opts,
   cfg.add_message_types<caf::id_block::pilot_actors>();
   cfg.add_message_types<caf::id_block::pilot_webhook>();
   cfg.add_message_types<caf::id_block::pilot_transport>();
+  cfg.add_message_types<caf::id_block::pilot_services>();
   actors::add_error_renderer(cfg);
   caf::actor_system sys{cfg};
   // Declared after the actor system, so the I/O thread stops before it.
@@ -578,7 +615,12 @@ int run_daemon(const actors::daemon_options& opts,
   // the supervisor.
   registrations->add(caf::actor_cast<caf::actor>(tunnel));
   registrations->add(caf::actor_cast<caf::actor>(connections));
+  // Step 3b: the built-in services, each a client of the connection actor.
+  auto services = spawn_services(sys, opts, identity, registry, tunnel,
+                                 connections, hook, *registrations);
   auto stop_actors = [&] {
+    for (const auto& service : services.all)
+      caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
     for (auto handle : {caf::actor_cast<caf::actor>(connections),
                         caf::actor_cast<caf::actor>(tunnel),
                         caf::actor_cast<caf::actor>(registry),
@@ -609,6 +651,7 @@ int run_daemon(const actors::daemon_options& opts,
   init.control = *control;
   init.tunnel = tunnel;
   init.connections = connections;
+  init.services = services.all;
   init.applied_webhook = opts.webhook;
   init.watchdog_interval = sd::watchdog_interval();
   init.finished = finished;

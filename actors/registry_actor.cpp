@@ -73,6 +73,8 @@ struct registry_state {
   std::size_t register_attempts = 0;
   std::chrono::milliseconds register_backoff{0};
   bool heartbeat_in_flight = false;
+  /// A `poll_handshakes` waits for its response.
+  bool poll_in_flight = false;
   std::size_t heartbeat_failures = 0;
   /// False after a request failed without a response; the next response
   /// sets it again. IPC requests fail at once while it is false.
@@ -177,14 +179,20 @@ caf::error reply_error(const registry_reply& reply, std::string_view operation,
     return make_error(reply.timed_out ? errc::timeout
                                       : errc::registry_unavailable,
                       prefix + reply.error);
-  if (protocol::is_error_response(reply.body))
+  if (protocol::is_error_response(reply.body)) {
+    if (rejection.empty())
+      return make_error(errc::registry_rejected,
+                        prefix + "the registry rejected the request: "
+                            + protocol::error_text(reply.body));
     return make_error(errc::registry_rejected, prefix + std::string{rejection});
+  }
   return {};
 }
 
 // -- registration -------------------------------------------------------------
 
 void send_heartbeat(registry_pointer self);
+void poll_handshakes(registry_pointer self);
 void restore_settings(registry_pointer self);
 void on_register_reply(registry_pointer self, const registry_reply& reply);
 
@@ -373,6 +381,7 @@ void on_heartbeat_reply(registry_pointer self, const registry_reply& reply) {
                 {{"failures", std::to_string(st.heartbeat_failures)}});
     st.heartbeat_failures = 0;
     st.info.registry_error.clear();
+    poll_handshakes(self);
     return;
   }
   st.info.registry_error = error_text(err);
@@ -606,6 +615,89 @@ caf::typed_response_promise<std::string> resolve(registry_pointer self,
             "this node");
 }
 
+// -- trust --------------------------------------------------------------------
+
+// Sends one signed trust request for the trust actor. The registry's own
+// error text is passed on, since it tells the user what went wrong (such
+// as "handshake request already pending").
+template <class Request>
+caf::typed_response_promise<std::string>
+trust_request(registry_pointer self, std::string operation, Request request) {
+  if (auto err = refusal(self, operation, true))
+    return fail_request(self, std::move(err));
+  return forward_request(self, std::move(operation),
+                         signed_body(self, std::move(request)), "");
+}
+
+caf::typed_response_promise<std::string> report_trust(registry_pointer self,
+                                                      std::uint32_t peer) {
+  auto node = self->state.info.node_id;
+  return trust_request(self, "report_trust",
+                       protocol::report_trust_request{node, peer, {}});
+}
+
+caf::typed_response_promise<std::string> revoke_trust(registry_pointer self,
+                                                      std::uint32_t peer) {
+  auto node = self->state.info.node_id;
+  return trust_request(self, "revoke_trust",
+                       protocol::revoke_trust_request{node, peer, {}});
+}
+
+caf::typed_response_promise<std::string>
+relay_request(registry_pointer self, std::uint32_t peer,
+              std::string justification) {
+  auto node = self->state.info.node_id;
+  return trust_request(self, "handshake relay",
+                       protocol::request_handshake_request{
+                           node, peer, std::move(justification), {}});
+}
+
+caf::typed_response_promise<std::string>
+relay_response(registry_pointer self, std::uint32_t peer, bool accept) {
+  auto node = self->state.info.node_id;
+  return trust_request(
+      self, "handshake relay",
+      protocol::respond_handshake_request{node, peer, accept, {}});
+}
+
+void on_poll_reply(registry_pointer self, const registry_reply& reply) {
+  auto& st = self->state;
+  st.poll_in_flight = false;
+  if (auto err = reply_error(reply, "poll_handshakes", "")) {
+    log::warn(log_component, "poll-failed",
+              "cannot fetch the relayed trust requests",
+              {{"error", error_text(err)}});
+    return;
+  }
+  auto mailbox
+      = protocol::decode_registry_message<protocol::poll_handshakes_response>(
+          reply.body);
+  if (!mailbox) {
+    log::warn(log_component, "poll-malformed",
+              "the registry's relayed trust requests do not decode",
+              {{"error", mailbox.error().message()}});
+    return;
+  }
+  if (!mailbox->requests.empty() || !mailbox->responses.empty())
+    st.options().handshake_listener(std::move(*mailbox));
+}
+
+// Fetches the node's registry mailbox, after a successful heartbeat as the
+// reference does, so relayed trust requests arrive within one keepalive.
+void poll_handshakes(registry_pointer self) {
+  auto& st = self->state;
+  if (!st.options().handshake_listener || st.poll_in_flight)
+    return;
+  auto body = signed_body(
+      self, protocol::poll_handshakes_request{st.info.node_id, {}});
+  if (!body)
+    return;
+  st.poll_in_flight = true;
+  send_request(
+      self, std::move(*body), st.options().request_deadline,
+      [self](const registry_reply& reply) { on_poll_reply(self, reply); });
+}
+
 caf::typed_response_promise<std::string> deregister(registry_pointer self) {
   auto& st = self->state;
   if (auto err = refusal(self, "deregister", true))
@@ -756,6 +848,19 @@ registry_behavior(registry_pointer self, registry_actor_options options,
       },
       [self](lookup_atom, std::uint32_t node) { return lookup(self, node); },
       [self](resolve_atom, std::uint32_t node) { return resolve(self, node); },
+      [self](report_trust_atom, std::uint32_t peer) {
+        return report_trust(self, peer);
+      },
+      [self](revoke_trust_atom, std::uint32_t peer) {
+        return revoke_trust(self, peer);
+      },
+      [self](relay_request_atom, std::uint32_t peer,
+             std::string& justification) {
+        return relay_request(self, peer, std::move(justification));
+      },
+      [self](relay_response_atom, std::uint32_t peer, bool accept) {
+        return relay_response(self, peer, accept);
+      },
       [self](deregister_atom) { return deregister(self); },
       [self](stop_atom) { return stop(self); },
       [self](heartbeat_atom) { on_heartbeat_tick(self); },

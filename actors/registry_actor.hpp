@@ -3,6 +3,7 @@
 #include "actors/fwd.hpp"
 #include "actors/registry_connection.hpp"
 #include "protocol/identity.hpp"
+#include "protocol/registry_message.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <caf/actor_system.hpp>
@@ -53,6 +54,11 @@ struct registry_actor_options {
   /// and each one after heartbeats failed. Runs inside the actor, so it
   /// must return quickly.
   std::function<void(const node_info&)> registration_listener;
+  /// Called with the trust requests and answers that the registry relayed
+  /// to this node, fetched after each successful heartbeat. Without it the
+  /// mailbox is never polled. Runs inside the actor, so it must return
+  /// quickly.
+  std::function<void(protocol::poll_handshakes_response)> handshake_listener;
 };
 
 /// Creates the transport of a registry actor, given the actor that receives

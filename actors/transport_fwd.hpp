@@ -126,6 +126,7 @@ CAF_ADD_ATOM(pilot_transport, pilot::actors, client_opened_atom, "clientopen")
 CAF_ADD_ATOM(pilot_transport, pilot::actors, client_closed_atom, "clientgone")
 CAF_ADD_ATOM(pilot_transport, pilot::actors, pushed_atom, "pushed")
 CAF_ADD_ATOM(pilot_transport, pilot::actors, tick_atom, "tick")
+CAF_ADD_ATOM(pilot_transport, pilot::actors, forget_peer_atom, "forgetpeer")
 CAF_END_TYPE_ID_BLOCK(pilot_transport)
 
 namespace pilot::actors {
@@ -154,7 +155,13 @@ using packet_transmit_actor = caf::typed_actor<
     caf::replies_to<ensure_peer_atom, std::uint32_t>::with<bool>,
     caf::reacts_to<use_relay_atom, std::uint32_t>>;
 
-/// The tunnel actor: `packet_transmit_actor` plus
+/// What the trust actor needs from the tunnel: `(forget_peer_atom, node)`
+/// drops the peer's endpoint and session keys, so that the next packet to
+/// it resolves the peer again and runs a new key exchange.
+using peer_reset_actor
+    = caf::typed_actor<caf::reacts_to<forget_peer_atom, std::uint32_t>>;
+
+/// The tunnel actor: `packet_transmit_actor` and `peer_reset_actor` plus
 ///
 /// - `node_info`: the node's registration, sent by the daemon after each
 ///   (re-)registration; the tunnel learns its own node ID from it and
@@ -163,9 +170,10 @@ using packet_transmit_actor = caf::typed_actor<
 /// - `(deliver_atom, sink)`: where decoded packets go from now on.
 ///
 /// Its implementation may add messages of its own (socket reads, timers).
-using tunnel_actor = packet_transmit_actor::extend<
-    caf::reacts_to<node_info>, caf::replies_to<info_atom>::with<tunnel_summary>,
-    caf::reacts_to<deliver_atom, packet_sink_actor>>;
+using tunnel_actor = packet_transmit_actor::extend_with<
+    peer_reset_actor>::extend<caf::reacts_to<node_info>,
+                              caf::replies_to<info_atom>::with<tunnel_summary>,
+                              caf::reacts_to<deliver_atom, packet_sink_actor>>;
 
 /// The connection actor: `packet_sink_actor` plus the IPC operations, each
 /// on behalf of the IPC client `client` (its ID):

@@ -523,6 +523,12 @@ tunnel_impl::behavior_type tunnel_behavior(tunnel_pointer self,
                     {{"peer_node_id", std::to_string(node)}});
         flush(self);
       },
+      [self](forget_peer_atom, std::uint32_t node) {
+        self->state.peers->forget(node);
+        log::info(log_component, "peer-forgotten",
+                  "dropped the peer's endpoint and session keys",
+                  {{"peer_node_id", std::to_string(node)}});
+      },
       [self](node_info& info) { on_node_info(self, info); },
       [self](info_atom) { return summarize(self); },
       [self](deliver_atom, packet_sink_actor& sink) {

@@ -24,6 +24,7 @@ constexpr std::array keys{
     config_key{"socket", kind::text},
     config_key{"endpoint", kind::text},
     config_key{"identity", kind::text},
+    config_key{"data-dir", kind::text},
     config_key{"owner", kind::text},
     config_key{"public", kind::boolean},
     config_key{"hostname", kind::text},
@@ -43,6 +44,8 @@ constexpr std::array keys{
     config_key{"max-conns-per-port", kind::count},
     config_key{"max-conns-total", kind::count},
     config_key{"no-echo", kind::boolean},
+    config_key{"no-dataexchange", kind::boolean},
+    config_key{"no-eventstream", kind::boolean},
 };
 
 // The spellings of true that Go's strconv.ParseBool accepts, as

@@ -956,6 +956,18 @@ void tunnel_peers::evict_idlest() {
   peers_.erase(idlest);
 }
 
+void tunnel_peers::forget(std::uint32_t node) {
+  if (auto i = peers_.find(node); i != peers_.end()) {
+    if (!i->second.pending.empty())
+      --pending_peers_;
+    peers_.erase(i);
+  }
+  keys_by_node_.erase(node);
+  failed_lookups_.erase(node);
+  waiting_.erase(node);
+  no_session_replies_.erase(node);
+}
+
 void tunnel_peers::mark_relay(std::uint32_t node, peer_state& peer,
                               bool raise_event, tunnel_output& out) {
   if (peer.relay)

@@ -357,6 +357,11 @@ public:
   /// an event. Returns false when no beacon is configured.
   bool use_relay(std::uint32_t node, tunnel_time now, tunnel_output& out);
 
+  /// Drops `node`'s endpoint, session and cached registry key, and the
+  /// packets waiting for its key exchange, as after a trust revocation. The
+  /// next packet to it resolves the peer and exchanges keys again.
+  void forget(std::uint32_t node);
+
   /// Sends a Discover with our node ID to the beacon, if both are known.
   void discover(tunnel_output& out);
 

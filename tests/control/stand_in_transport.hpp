@@ -265,6 +265,7 @@ inline actors::tunnel_actor::behavior_type stand_in_tunnel() {
       [](actors::transmit_atom, std::vector<actors::outbound_packet>&) {},
       [](actors::ensure_peer_atom, std::uint32_t) { return true; },
       [](actors::use_relay_atom, std::uint32_t) {},
+      [](actors::forget_peer_atom, std::uint32_t) {},
       [](actors::node_info&) {},
       [](actors::info_atom) {
         actors::tunnel_summary summary;
