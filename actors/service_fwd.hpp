@@ -90,7 +90,8 @@ using stream_service_actor = caf::typed_actor<caf::reacts_to<stream_opened>,
 
 /// The trust actor (port 444). Its local operations answer the JSON
 /// document of the IPC Handshake reply (0x10), or an error whose context is
-/// the IPC error text:
+/// the reason, such as `node 5 was not trusted`; the control actor puts the
+/// operation in front (`handshake revoke: node 5 was not trusted`):
 ///
 /// - `(handshake_atom, peer, justification)`: ask `peer` for trust;
 ///   `{"node_id":N,"status":"sent"}`.

@@ -213,4 +213,39 @@ void print_error(const error& err, bool json) {
   std::cerr.flush();
 }
 
+std::string table_text(const std::vector<std::string>& header,
+                       const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i)
+    widths[i] = header[i].size();
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  auto format_row = [&](const std::vector<std::string>& cells) {
+    std::string line;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      line += cells[i];
+      if (i + 1 < cells.size())
+        line.append(widths[i] - cells[i].size() + 2, ' ');
+    }
+    return line + "\n";
+  };
+  std::string text = format_row(header);
+  for (const auto& row : rows)
+    text += format_row(row);
+  return text;
+}
+
+std::string member_text(const boost::json::value& entry, std::string_view key) {
+  const auto* object = entry.if_object();
+  const auto* value = object ? object->if_contains(key) : nullptr;
+  return value ? plain_text(*value) : std::string{"-"};
+}
+
+std::string yes_no(const boost::json::value& entry, std::string_view key) {
+  const auto* object = entry.if_object();
+  const auto* value = object ? object->if_contains(key) : nullptr;
+  return value && value->is_bool() && value->get_bool() ? "yes" : "no";
+}
+
 } // namespace pilot::control::cli

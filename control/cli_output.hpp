@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 /// Output of pilotctl: the JSON envelope, text mode and exit codes.
 namespace pilot::control::cli {
@@ -95,5 +96,15 @@ void print_success(const success& result, bool json);
 /// "error"}` with `json` (no `hint` when empty), else `error: <message>` and
 /// `hint:  <hint>`.
 void print_error(const error& err, bool json);
+
+/// Formats rows as columns padded to their widest cell, under `header`.
+std::string table_text(const std::vector<std::string>& header,
+                       const std::vector<std::vector<std::string>>& rows);
+
+/// Returns `entry[key]` as text for a table cell, or "-" when missing.
+std::string member_text(const boost::json::value& entry, std::string_view key);
+
+/// Returns "yes" when `entry[key]` is true, else "no".
+std::string yes_no(const boost::json::value& entry, std::string_view key);
 
 } // namespace pilot::control::cli

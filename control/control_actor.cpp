@@ -237,9 +237,9 @@ void dispatch(control_self self, ipc_request& request) {
       return handle_set_tags(self, reply, request.payload);
     case ipc_command::resolve_hostname:
       return handle_resolve_hostname(self, reply, std::move(request.payload));
-    // TODO: Handshake and SetTaskExec need the trust and task services,
-    // which this daemon lacks so far.
     case ipc_command::handshake:
+      return detail::handle_trust_request(self, reply, request.payload);
+    // SetTaskExec needs the task service, which this daemon lacks.
     case ipc_command::set_task_exec: {
       auto name = std::string{protocol::to_string(command)};
       return reply_error(reply, name,
@@ -275,7 +275,7 @@ caf::expected<control_actor>
 start_control(caf::actor_system& sys, boost::asio::io_context& io,
               control_options options, actors::registry_actor registry,
               webhook::webhook_actor webhook, actors::tunnel_actor tunnel,
-              actors::connection_actor connections) {
+              actors::connection_actor connections, actors::trust_actor trust) {
   listener_limits limits;
   limits.max_clients = options.max_clients;
   if (!options.config_file.empty()) {
@@ -293,6 +293,7 @@ start_control(caf::actor_system& sys, boost::asio::io_context& io,
   init.webhook = std::move(webhook);
   init.tunnel = std::move(tunnel);
   init.connections = std::move(connections);
+  init.trust = std::move(trust);
   auto actor = sys.spawn(control_behavior, std::move(init), *listener);
   client_observer observer;
   observer.opened = [actor](actors::ipc_client client) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/fwd.hpp"
+#include "actors/service_fwd.hpp"
 #include "actors/transport_fwd.hpp"
 #include "control/fwd.hpp"
 #include "webhook/fwd.hpp"
@@ -62,11 +63,13 @@ struct control_options {
 /// from `tunnel` and the connections from `connections`. Either handle may be
 /// invalid: Info then reports no peers or no connections, and the requests that
 /// need the connection actor fail, except that Close replies CloseOK as for a
-/// connection that does not exist.
+/// connection that does not exist. Handshake requests go to `trust`; without
+/// it they fail with "the trust service is not running".
 caf::expected<control_actor>
 start_control(caf::actor_system& sys, boost::asio::io_context& io,
               control_options options, actors::registry_actor registry,
               webhook::webhook_actor webhook, actors::tunnel_actor tunnel = {},
-              actors::connection_actor connections = {});
+              actors::connection_actor connections = {},
+              actors::trust_actor trust = {});
 
 } // namespace pilot::control

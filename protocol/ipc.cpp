@@ -350,4 +350,47 @@ result<recv_from_push> decode_recv_from(std::string_view payload) {
                         std::string{payload.substr(ipc_recv_from_header_size)}};
 }
 
+// -- trust handshake (0x0F) ---------------------------------------------------
+
+namespace {
+
+bool takes_node(handshake_operation operation) {
+  return operation != handshake_operation::pending
+         && operation != handshake_operation::trusted;
+}
+
+bool takes_text(handshake_operation operation) {
+  return operation == handshake_operation::send
+         || operation == handshake_operation::reject;
+}
+
+} // namespace
+
+std::string encode_handshake_command(const handshake_command& command) {
+  std::string payload(1, static_cast<char>(command.operation));
+  if (takes_node(command.operation))
+    put_u32(payload, command.node);
+  if (takes_text(command.operation))
+    payload += command.text;
+  return payload;
+}
+
+result<handshake_command> decode_handshake_command(std::string_view payload) {
+  if (payload.empty())
+    return errc::truncated;
+  auto byte = static_cast<std::uint8_t>(payload[0]);
+  if (byte < 0x01 || byte > 0x06)
+    return errc::unknown_type;
+  handshake_command command;
+  command.operation = static_cast<handshake_operation>(byte);
+  if (!takes_node(command.operation))
+    return command;
+  if (payload.size() < 5)
+    return errc::truncated;
+  command.node = get_u32(payload, 1);
+  if (takes_text(command.operation))
+    command.text = std::string{payload.substr(5)};
+  return command;
+}
+
 } // namespace pilot::protocol

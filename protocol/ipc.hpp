@@ -284,4 +284,37 @@ std::string encode_recv_from(const recv_from_push& push);
 /// Decodes a RecvFrom payload. Fails with `errc::truncated` under 10 bytes.
 result<recv_from_push> decode_recv_from(std::string_view payload);
 
+// -- trust handshake (0x0F) ---------------------------------------------------
+
+/// The sub-command byte that starts a Handshake payload.
+enum class handshake_operation : std::uint8_t {
+  send = 0x01,    ///< node u32, then the justification
+  approve = 0x02, ///< node u32
+  reject = 0x03,  ///< node u32, then the reason
+  pending = 0x04, ///< nothing
+  trusted = 0x05, ///< nothing
+  revoke = 0x06,  ///< node u32
+};
+
+/// One Handshake request. `node` and `text` are unused by the operations
+/// that take no such argument.
+struct handshake_command {
+  handshake_operation operation = handshake_operation::pending;
+  std::uint32_t node = 0;
+  std::string text;
+
+  friend bool operator==(const handshake_command&, const handshake_command&)
+      = default;
+};
+
+/// Encodes a Handshake payload: the sub-command, the node for the
+/// operations on one peer, then the text for send and reject.
+std::string encode_handshake_command(const handshake_command& command);
+
+/// Decodes a Handshake payload. Fails with `errc::truncated` for an empty
+/// payload or a missing node ID, and `errc::unknown_type` for an unknown
+/// sub-command. Bytes after the node ID are the text of send and reject and
+/// are ignored by the others.
+result<handshake_command> decode_handshake_command(std::string_view payload);
+
 } // namespace pilot::protocol

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/fwd.hpp"
+#include "actors/service_fwd.hpp"
 #include "actors/transport_fwd.hpp"
 #include "control/control_actor.hpp"
 #include "control/fwd.hpp"
@@ -21,13 +22,14 @@
 namespace pilot::control::detail {
 
 /// The control actor's state: its settings and the actors it forwards to.
-/// `tunnel` and `connections` may be invalid handles.
+/// `tunnel`, `connections` and `trust` may be invalid handles.
 struct control_state {
   control_options options;
   actors::registry_actor registry;
   webhook::webhook_actor webhook;
   actors::tunnel_actor tunnel;
   actors::connection_actor connections;
+  actors::trust_actor trust;
   static inline const char* name = "pilot.control";
 };
 
@@ -59,6 +61,10 @@ void reply_json(const reply_function& reply, protocol::ipc_command ok,
 /// Serves Bind, Dial, Send, Close and SendTo through the connection actor.
 /// Returns false for any other command.
 bool handle_transport_request(control_self self, ipc_request& request);
+
+/// Serves one Handshake request (its payload) through the trust actor.
+void handle_trust_request(control_self self, const reply_function& reply,
+                          std::string_view payload);
 
 /// Tells the connection actor, if any, that `client` connected.
 void forward_client_opened(control_self self, actors::ipc_client& client);

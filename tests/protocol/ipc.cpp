@@ -295,3 +295,37 @@ TEST_CASE("ipc short payloads are truncated") {
   CHECK(decode_send_to(std::string(7, '\0')).error() == errc::truncated);
   CHECK(decode_recv_from(std::string(9, '\0')).error() == errc::truncated);
 }
+
+TEST_CASE("ipc handshake request example matches the reference bytes") {
+  auto frame = bytes(
+      {0x00, 0x00, 0x00, 0x08, 0x0f, 0x01, 0x00, 0x00, 0x00, 0x05, 0x68, 0x69});
+  handshake_command command{handshake_operation::send, 5, "hi"};
+  CHECK(encode_ipc_frame(ipc_command::handshake,
+                         encode_handshake_command(command))
+            .value()
+        == frame);
+  CHECK(decode_handshake_command(frame.substr(5)).value() == command);
+}
+
+TEST_CASE("ipc handshake sub-commands carry only their own arguments") {
+  CHECK(encode_handshake_command({handshake_operation::pending, 9, "x"})
+        == bytes({0x04}));
+  CHECK(encode_handshake_command({handshake_operation::revoke, 9, "x"})
+        == bytes({0x06, 0, 0, 0, 9}));
+  auto approve = decode_handshake_command(bytes({0x02, 0, 0, 0, 9, 0x41}));
+  CHECK(approve.value().node == 9);
+  CHECK(approve.value().text.empty());
+  auto reject = decode_handshake_command(bytes({0x03, 0, 0, 1, 0, 0x6e, 0x6f}));
+  CHECK(reject.value().node == 256);
+  CHECK(reject.value().text == "no");
+  CHECK(decode_handshake_command(bytes({0x05})).value().operation
+        == handshake_operation::trusted);
+}
+
+TEST_CASE("ipc handshake payloads without a sub-command or node fail") {
+  CHECK(decode_handshake_command("").error() == errc::truncated);
+  CHECK(decode_handshake_command(bytes({0x01, 0, 0, 5})).error()
+        == errc::truncated);
+  CHECK(decode_handshake_command(bytes({0x07})).error() == errc::unknown_type);
+  CHECK(decode_handshake_command(bytes({0x00})).error() == errc::unknown_type);
+}
