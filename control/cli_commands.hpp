@@ -118,4 +118,25 @@ success run_connections(const command_line& cmd);
 /// the daemon replies CloseOK also when it refused to close it.
 success run_disconnect(const command_line& cmd);
 
+// -- trust --------------------------------------------------------------------
+
+/// `handshake <target> [justification]`: asks the peer for trust, directly
+/// or through the registry's mailbox when it cannot be reached.
+success run_handshake(const command_line& cmd);
+
+/// `approve <node_id>`: trusts a node whose request is pending.
+success run_approve(const command_line& cmd);
+
+/// `reject <node_id> [reason]`: rejects a pending request.
+success run_reject(const command_line& cmd);
+
+/// `untrust <node_id>`: stops trusting a node and tells it so.
+success run_untrust(const command_line& cmd);
+
+/// `pending`: the trust requests waiting for approval.
+success run_pending(const command_line& cmd);
+
+/// `trust`: the trusted nodes.
+success run_trust(const command_line& cmd);
+
 } // namespace pilot::control::cli

@@ -87,6 +87,13 @@ constexpr std::string_view transport_details
       "network 0 (9), or a hostname that the daemon resolves.\n"
       "--timeout takes a duration (30s, 1m30s, 500ms) or seconds.\n";
 
+constexpr std::string_view trust_details
+    = "A trust request goes to the node's port 444, or to the registry's\n"
+      "mailbox when the node cannot be reached; the node fetches it with its\n"
+      "next heartbeat, within 30 s. A node that trusts this one may resolve\n"
+      "its endpoint even when it is private. The list is kept in trust.json\n"
+      "next to the identity file.\n";
+
 constexpr std::string_view listen_details
     = "Without --count, prints each datagram as it arrives (one JSON line\n"
       "each with --json) until killed or until --timeout passes.\n"
@@ -246,6 +253,42 @@ const std::array commands{
                  "close a connection",
                  cli::run_disconnect,
                  {},
+                 {"socket"}},
+    command_spec{"handshake",
+                 "handshake <address|node_id|hostname> [justification]",
+                 "ask a node for trust",
+                 cli::run_handshake,
+                 trust_details,
+                 {"socket"}},
+    command_spec{"approve",
+                 "approve <node_id>",
+                 "approve a pending trust request",
+                 cli::run_approve,
+                 trust_details,
+                 {"socket"}},
+    command_spec{"reject",
+                 "reject <node_id> [reason]",
+                 "reject a pending trust request",
+                 cli::run_reject,
+                 trust_details,
+                 {"socket"}},
+    command_spec{"pending",
+                 "pending",
+                 "list the trust requests waiting for approval",
+                 cli::run_pending,
+                 trust_details,
+                 {"socket"}},
+    command_spec{"trust",
+                 "trust",
+                 "list the trusted nodes",
+                 cli::run_trust,
+                 trust_details,
+                 {"socket"}},
+    command_spec{"untrust",
+                 "untrust <node_id>",
+                 "stop trusting a node and tell it so",
+                 cli::run_untrust,
+                 trust_details,
                  {"socket"}},
     command_spec{"deregister",
                  "deregister",
