@@ -62,9 +62,11 @@ delivery pubsub_broker::deliver(std::uint32_t subscriber, shared_frame frame) {
     return delivery::write_now;
   }
   if (entry.queue.size() + 1 > limits_.max_queued_frames
-      || entry.queued_bytes + frame->size() > limits_.max_queued_bytes)
+      || entry.queued_bytes + frame->size() > limits_.max_queued_bytes
+      || total_queued_ + frame->size() > limits_.max_total_queued_bytes)
     return delivery::disconnect;
   entry.queued_bytes += frame->size();
+  total_queued_ += frame->size();
   entry.queue.push_back(std::move(frame));
   return delivery::queued;
 }
@@ -81,6 +83,7 @@ shared_frame pubsub_broker::complete_write(std::uint32_t subscriber) {
   auto next = std::move(entry.queue.front());
   entry.queue.pop_front();
   entry.queued_bytes -= next->size();
+  total_queued_ -= next->size();
   ++entry.in_flight;
   return next;
 }
@@ -91,6 +94,7 @@ std::optional<pubsub_connection> pubsub_broker::close(std::uint32_t conn_id) {
     return std::nullopt;
   auto entry = std::move(i->second);
   connections_.erase(i);
+  total_queued_ -= entry.queued_bytes;
   if (entry.topic) {
     auto t = topics_.find(*entry.topic);
     if (t != topics_.end()) {

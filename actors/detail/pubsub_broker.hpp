@@ -30,8 +30,12 @@ struct pubsub_limits {
   std::size_t max_writes_in_flight = 4;
   /// Maximum number of frames waiting behind the writes in flight.
   std::size_t max_queued_frames = 1024;
-  /// Maximum number of bytes waiting behind the writes in flight.
-  std::size_t max_queued_bytes = std::size_t{32} << 20;
+  /// Maximum number of bytes waiting behind one subscriber's writes in
+  /// flight; one frame of the largest size fits.
+  std::size_t max_queued_bytes = (std::size_t{16} << 20) + 2048;
+  /// Maximum number of bytes waiting over all subscribers, each shared
+  /// frame counted once per subscriber it waits for.
+  std::size_t max_total_queued_bytes = std::size_t{256} << 20;
 };
 
 /// What the broker decided for one frame and one subscriber.
@@ -86,7 +90,8 @@ public:
 
   /// Decides what happens to `frame` for `subscriber`: written at once
   /// while a write slot is free and nothing waits, queued while the queue
-  /// stays within its bounds, and otherwise the subscriber is disconnected.
+  /// stays within its bounds and the total bound, and otherwise the
+  /// subscriber is disconnected.
   /// An unknown subscriber gets `disconnect`.
   delivery deliver(std::uint32_t subscriber, shared_frame frame);
 
@@ -102,9 +107,13 @@ public:
   /// Returns the number of connections tracked.
   std::size_t size() const noexcept { return connections_.size(); }
 
+  /// Returns the bytes waiting over all subscribers.
+  std::size_t total_queued_bytes() const noexcept { return total_queued_; }
+
 private:
   pubsub_limits limits_;
   std::unordered_map<std::uint32_t, pubsub_connection> connections_;
+  std::size_t total_queued_ = 0;
   /// The subscribers of each topic.
   std::map<std::string, std::set<std::uint32_t>, std::less<>> topics_;
 };

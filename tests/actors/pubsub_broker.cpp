@@ -161,3 +161,22 @@ TEST_CASE("a closed or unknown subscriber takes no frames") {
   CHECK(broker.deliver(1, frame_of(1)) == delivery::disconnect);
   CHECK(broker.complete_write(1) == nullptr);
 }
+
+TEST_CASE("the total bound disconnects the subscriber that would pass it") {
+  pubsub_limits limits;
+  limits.max_writes_in_flight = 1;
+  limits.max_total_queued_bytes = 100;
+  pubsub_broker broker{limits};
+  subscribe_all(broker, {{1, "news"}, {2, "news"}});
+  CHECK(broker.deliver(1, frame_of(1)) == delivery::write_now);
+  CHECK(broker.deliver(2, frame_of(1)) == delivery::write_now);
+  CHECK(broker.deliver(1, frame_of(70)) == delivery::queued);
+  CHECK(broker.deliver(2, frame_of(40)) == delivery::disconnect);
+  CHECK(broker.total_queued_bytes() == 70);
+  // Closing a subscriber releases its queue from the total.
+  broker.close(1);
+  CHECK(broker.total_queued_bytes() == 0);
+  CHECK(broker.deliver(2, frame_of(40)) == delivery::queued);
+  CHECK(broker.complete_write(2) != nullptr);
+  CHECK(broker.total_queued_bytes() == 0);
+}
