@@ -854,3 +854,95 @@ TEST_CASE_FIXTURE(fixture, "resolve before registration fails at once") {
            "127.0.0.1:9000");
   CHECK(transport->requests.size() == 1);
 }
+
+TEST_CASE_FIXTURE(fixture, "report_trust is signed for the pair") {
+  start(make_options());
+  register_as(1, "0:0000.0000.0001");
+  auto answer = ask<std::string>(report_trust_atom_v, std::uint32_t{2});
+  auto request = decode_last<protocol::report_trust_request>();
+  CHECK(request.node_id == 1);
+  CHECK(request.peer_id == 2);
+  CHECK(request.signature
+        == "suyxylsOLhA8QtW5asqmG+Xl+IbllzPaK2XqCMA7Zu2mt+ZdBePC1ABHLQvy1m4LwI"
+           "HG20TnShT8xainjSdjCw==");
+  respond_last(R"({"type":"report_trust_ok"})");
+  REQUIRE(answer->has_value());
+  CHECK(***answer == R"({"type":"report_trust_ok"})");
+}
+
+TEST_CASE_FIXTURE(fixture, "a refused trust request passes the registry's "
+                           "reason on") {
+  start(make_options());
+  register_as(1, "0:0000.0000.0001");
+  auto answer = ask<std::string>(relay_request_atom_v, std::uint32_t{2},
+                                 std::string{"why"});
+  auto request = decode_last<protocol::request_handshake_request>();
+  CHECK(request.from_node_id == 1);
+  CHECK(request.to_node_id == 2);
+  CHECK(request.justification == "why");
+  CHECK(signed_by_test_key("handshake:1:2", request.signature));
+  respond_last(
+      R"({"error":"handshake request already pending from node 1","type":"error"})");
+  REQUIRE(answer->has_value());
+  REQUIRE_FALSE((*answer)->engaged());
+  CHECK(error_text((*answer)->error())
+        == "handshake relay: the registry rejected the request: handshake "
+           "request already pending from node 1");
+}
+
+TEST_CASE_FIXTURE(fixture, "respond_handshake and revoke_trust are signed") {
+  start(make_options());
+  register_as(2, "0:0000.0000.0002");
+  ask<std::string>(relay_response_atom_v, std::uint32_t{1}, true);
+  auto response = decode_last<protocol::respond_handshake_request>();
+  CHECK(response.node_id == 2);
+  CHECK(response.peer_id == 1);
+  CHECK(response.accept);
+  CHECK(signed_by_test_key("respond:2:1", response.signature));
+  ask<std::string>(revoke_trust_atom_v, std::uint32_t{1});
+  auto revoke = decode_last<protocol::revoke_trust_request>();
+  CHECK(signed_by_test_key("revoke_trust:2:1", revoke.signature));
+}
+
+TEST_CASE_FIXTURE(fixture, "the mailbox is polled after a good heartbeat") {
+  std::vector<protocol::poll_handshakes_response> polled;
+  auto options = make_options();
+  options.handshake_listener
+      = [&polled](protocol::poll_handshakes_response mailbox) {
+          polled.push_back(std::move(mailbox));
+        };
+  start(std::move(options));
+  register_as(1, "0:0000.0000.0001");
+  tick();
+  decode_last<protocol::heartbeat_request>();
+  respond_last(R"({"time":1767225600,"type":"heartbeat_ok"})");
+  auto poll = decode_last<protocol::poll_handshakes_request>();
+  CHECK(signed_by_test_key("poll_handshakes:1", poll.signature));
+  respond_last(
+      R"({"requests":[{"from_node_id":7,"justification":"hi",)"
+      R"("timestamp":5}],"responses":[],"type":"poll_handshakes_ok"})");
+  REQUIRE(polled.size() == 1);
+  REQUIRE(polled[0].requests.size() == 1);
+  CHECK(polled[0].requests[0].from_node_id == 7);
+  CHECK(polled[0].requests[0].justification == "hi");
+  // An empty mailbox is not handed on.
+  tick();
+  respond_last(R"({"time":1767225630,"type":"heartbeat_ok"})");
+  respond_last(R"({"requests":[],"responses":[],"type":"poll_handshakes_ok"})");
+  CHECK(polled.size() == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "a failed heartbeat polls nothing") {
+  std::size_t polls = 0;
+  auto options = make_options();
+  options.handshake_listener = [&polls](protocol::poll_handshakes_response) {
+    ++polls;
+  };
+  start(std::move(options));
+  register_as(1, "0:0000.0000.0001");
+  tick();
+  auto sent = transport->requests.size();
+  fail_last("connection refused");
+  CHECK(transport->requests.size() == sent);
+  CHECK(polls == 0);
+}
