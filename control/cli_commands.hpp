@@ -139,4 +139,23 @@ success run_pending(const command_line& cmd);
 /// `trust`: the trusted nodes.
 success run_trust(const command_line& cmd);
 
+// -- data exchange (port 1001) ------------------------------------------------
+
+/// `send-message <target> --data d [--type text|json|binary] [--timeout
+/// 30s]`: sends one typed message and returns the target's
+/// acknowledgement. A failed save or a missing acknowledgement is an error.
+success run_send_message(const command_line& cmd);
+
+/// `send-file <target> <path> [--timeout 30s]`: sends a file of up to
+/// 16 MiB under its base name and returns the target's acknowledgement.
+success run_send_file(const command_line& cmd);
+
+/// `inbox [--clear]`: the messages saved in `~/.pilot/inbox`, or removes
+/// them.
+success run_inbox(const command_line& cmd);
+
+/// `received [--clear]`: the files saved in `~/.pilot/received`, or
+/// removes them.
+success run_received(const command_line& cmd);
+
 } // namespace pilot::control::cli
