@@ -667,7 +667,7 @@ def test_syn_flood_trips_limiter(world):
     listener = b.ipc()
     listener.bind(1000)
     # Bring the tunnel up first so every SYN below arrives encrypted.
-    connect_pair(a, b, port=1001)
+    connect_pair(a, b, port=2001)
     # The bucket has room for one token, so these dials get through one at
     # a time as their SYNs are retransmitted (after 1 s, 3 s and 7 s).
     clients = [a.ipc() for _ in range(3)]
