@@ -24,14 +24,16 @@ PILS = b"PILS"
 class Peer:
     """A daemon started for a test, its receiver and its registration."""
 
-    def __init__(self, registry, beacon=None, identity_home=None, **options):
+    def __init__(self, registry, beacon=None, identity_home=None,
+                 extra_args=(), **options):
         self.receiver = Receiver()
         self.node = Node(registry, beacon)
         if identity_home is not None:
             # Same identity file, so the registry gives back the same node.
             self.node.home = identity_home
             self.node.socket = os.path.join(identity_home, "pilot.sock")
-        self.daemon = self.node.start_daemon(webhook=self.receiver.url,
+        self.daemon = self.node.start_daemon(*extra_args,
+                                             webhook=self.receiver.url,
                                              public=True, **options)
         info = self.node.wait_registered()
         self.node_id = info["node_id"]
