@@ -158,4 +158,16 @@ success run_inbox(const command_line& cmd);
 /// removes them.
 success run_received(const command_line& cmd);
 
+// -- event stream (port 1002) -------------------------------------------------
+
+/// `publish <target> <topic> --data d [--timeout 30s]`: subscribes a new
+/// connection to the topic, publishes the data on it and closes it.
+success run_publish(const command_line& cmd);
+
+/// `subscribe <target> <topic> [--count n] [--timeout d]`: receives the
+/// topic's events. With `--count` or `--timeout` it returns the events
+/// collected; otherwise it prints each as it arrives (one JSON line each
+/// with --json) until killed or until the target ends the subscription.
+success run_subscribe(const command_line& cmd);
+
 } // namespace pilot::control::cli
