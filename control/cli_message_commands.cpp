@@ -77,8 +77,8 @@ std::string read_ack(daemon_client& daemon, std::uint32_t conn_id,
                   "the acknowledgement is larger than 16 MiB"};
     if (!*frame)
       continue;
-    auto text = std::move((*frame)->payload);
-    if (text.starts_with("ERR "))
+    const std::string& text = (*frame)->payload;
+    if (text.compare(0, 4, "ERR ") == 0)
       throw error{code::connection_failed,
                   "the target did not save the data: " + escape_control(text)};
     return text;
