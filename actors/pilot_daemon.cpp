@@ -1,7 +1,9 @@
 #include "actors/beacon_service.hpp"
 #include "actors/connection_actor.hpp"
 #include "actors/daemon_options.hpp"
+#include "actors/data_exchange_actor.hpp"
 #include "actors/error.hpp"
+#include "actors/event_stream_actor.hpp"
 #include "actors/fwd.hpp"
 #include "actors/log.hpp"
 #include "actors/registry_actor.hpp"
@@ -131,26 +133,49 @@ std::string discover_endpoint(asio::io_context& io,
   return actors::format_endpoint(*seen);
 }
 
-/// Hands every registration to the actors that work with the node's
-/// address. The registry actor calls it from its own thread; actors join
-/// once they are spawned.
-class registration_fanout {
+/// Hands messages from the registry actor (its registrations, its handshake
+/// mailbox) to actors spawned after it; the registry actor calls it from its
+/// own thread. What arrives before the first target joins is kept, up to a
+/// bound, for that target, and each later target gets the latest message,
+/// which for a registration is the one that counts.
+template <class Message>
+class late_fanout {
 public:
   void add(caf::actor target) {
     std::lock_guard guard{mutex_};
+    if (targets_.empty()) {
+      for (const auto& message : early_)
+        caf::anon_send(target, message);
+      early_.clear();
+    } else if (latest_) {
+      caf::anon_send(target, *latest_);
+    }
     targets_.push_back(std::move(target));
   }
 
-  void operator()(const actors::node_info& info) const {
+  void operator()(const Message& message) {
     std::lock_guard guard{mutex_};
+    latest_ = message;
+    if (targets_.empty()) {
+      if (early_.size() < max_early_messages)
+        early_.push_back(message);
+      return;
+    }
     for (const auto& target : targets_)
-      caf::anon_send(target, info);
+      caf::anon_send(target, message);
   }
 
 private:
-  mutable std::mutex mutex_;
+  static constexpr std::size_t max_early_messages = 16;
+
+  std::mutex mutex_;
   std::vector<caf::actor> targets_;
+  std::vector<Message> early_;
+  std::optional<Message> latest_;
 };
+
+using registration_fanout = late_fanout<actors::node_info>;
+using mailbox_fanout = late_fanout<pilot::protocol::poll_handshakes_response>;
 
 /// The built-in services as spawned; each is absent when turned off.
 struct started_services {
@@ -163,23 +188,32 @@ struct started_services {
 // event stream (port 1002). Each binds its port through the connection
 // actor as an IPC client does, so a port a client took first stays the
 // client's.
-started_services spawn_services(caf::actor_system& sys,
-                                const actors::daemon_options& opts,
-                                const pilot::protocol::identity& identity,
-                                actors::registry_client_actor registry,
-                                actors::tunnel_actor tunnel,
-                                actors::connection_actor connections,
-                                webhook::webhook_actor hook,
-                                registration_fanout& registrations) {
+started_services spawn_services(
+    caf::actor_system& sys, const actors::daemon_options& opts,
+    const pilot::protocol::identity& identity,
+    actors::registry_client_actor registry, actors::tunnel_actor tunnel,
+    actors::connection_actor connections, webhook::webhook_actor hook,
+    registration_fanout& registrations, mailbox_fanout& mailboxes) {
   started_services result;
-  (void)sys;
-  (void)opts;
+  if (opts.transport.data_exchange) {
+    actors::data_exchange_options exchange;
+    exchange.data_dir = opts.data_dir;
+    result.all.push_back(
+        caf::actor_cast<caf::actor>(actors::spawn_data_exchange(
+            sys, std::move(exchange), connections,
+            caf::actor_cast<actors::event_sink_actor>(hook))));
+  }
+  if (opts.transport.event_stream)
+    result.all.push_back(caf::actor_cast<caf::actor>(actors::spawn_event_stream(
+        sys, {}, connections,
+        caf::actor_cast<actors::event_sink_actor>(hook))));
   (void)identity;
   (void)registry;
   (void)tunnel;
   (void)connections;
   (void)hook;
   (void)registrations;
+  (void)mailboxes;
   return result;
 }
 
@@ -514,6 +548,7 @@ control_options_of(const actors::daemon_options& opts,
   result.identity_configured = !opts.identity.empty();
   result.config_file = absolute_config_path(opts);
   result.registry = opts.registry;
+  result.data_dir = opts.data_dir;
   // Longer than the registry actor's own deadline, so that IPC clients get
   // its precise error rather than a generic timeout.
   result.request_timeout = registry_deadline + 5s;
@@ -597,6 +632,11 @@ int run_daemon(const actors::daemon_options& opts,
       = [registrations](const actors::node_info& info) {
           (*registrations)(info);
         };
+  auto mailboxes = std::make_shared<mailbox_fanout>();
+  registry_opts.handshake_listener
+      = [mailboxes](pilot::protocol::poll_handshakes_response mailbox) {
+          (*mailboxes)(mailbox);
+        };
   auto registry_deadline = registry_opts.request_deadline;
   auto registry = actors::spawn_registry_actor(
       sys, io, std::move(registry_opts), actors::event_sink_actor{hook});
@@ -611,13 +651,13 @@ int run_daemon(const actors::daemon_options& opts,
                                                tunnel, hook);
   caf::anon_send(tunnel, actors::deliver_atom_v,
                  actors::packet_sink_actor{connections});
-  // A registration that finished before this line reaches both through
-  // the supervisor.
+  // A registration that finished before this line reaches each actor as it
+  // joins.
   registrations->add(caf::actor_cast<caf::actor>(tunnel));
   registrations->add(caf::actor_cast<caf::actor>(connections));
   // Step 3b: the built-in services, each a client of the connection actor.
   auto services = spawn_services(sys, opts, identity, registry, tunnel,
-                                 connections, hook, *registrations);
+                                 connections, hook, *registrations, *mailboxes);
   auto stop_actors = [&] {
     for (const auto& service : services.all)
       caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
