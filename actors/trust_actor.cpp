@@ -116,6 +116,8 @@ void load(trust_pointer self) {
     return;
   }
   st.persist = true;
+  if (!loaded.found)
+    return;
   st.book.load(std::move(loaded.records));
   log::info(log_component, "trust-file-loaded", "loaded the trust file",
             {{"path", path.string()},
@@ -380,7 +382,7 @@ void carry_out(trust_pointer self, detail::trust_actions actions) {
     if (forget)
       self->delayed_send(self, linger, forget_peer_atom_v, *forget);
   };
-  // Step 3: the messages, once the registry knows the new trust pair.
+  // Step 3: the messages, once the registry holds the new trust pair.
   auto send_all = [self, messages = std::move(actions.messages),
                    finish = std::move(finish)]() mutable {
     auto sent = after_all(messages.size(), std::move(finish));
@@ -696,7 +698,7 @@ caf::result<std::string> send_request(trust_pointer self, std::uint32_t peer,
   return status_json(peer, "sent");
 }
 
-// Runs a local operation of the book and answers its status.
+// Carries out a local operation of the book and returns its status JSON.
 caf::result<std::string> local_operation(trust_pointer self,
                                          detail::trust_actions actions,
                                          std::uint32_t peer,

@@ -69,7 +69,7 @@ struct trust_options {
 ///
 /// An inbound message is checked in order: age, replay, `node_id` equal to
 /// the connection's source node, and the signature against the key that
-/// the registry (`directory`) holds for that node. Local operations answer
+/// the registry (`directory`) holds for that node. Local operations reply
 /// at once; their messages and registry requests run in the background.
 /// A revoke message goes out before `tunnel` forgets the peer and before
 /// the registry drops the trust pair, so that it still reaches the peer.
