@@ -72,7 +72,7 @@ struct info_collector {
     const auto& options = self->state.options;
     info_settings settings{options.encrypt, options.identity_configured,
                            uptime_secs(options), options.config_file,
-                           options.registry};
+                           options.registry, options.data_dir};
     reply_json(reply, ipc_command::info_ok, make_info_json(parts, settings));
   }
 };

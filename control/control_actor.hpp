@@ -45,6 +45,9 @@ struct control_options {
   std::string config_file;
   /// Info `registry`: the registry address the daemon registers with.
   std::string registry;
+  /// Info `data_dir`: where the data exchange service saves messages and
+  /// files, so that pilotctl lists the running daemon's.
+  std::string data_dir;
   /// The daemon's start time, for Info `uptime_secs`.
   std::chrono::steady_clock::time_point started_at
       = std::chrono::steady_clock::now();

@@ -55,6 +55,7 @@ boost::json::object make_info_json(const info_parts& parts,
   boost::json::object info;
   info["address"] = node.address;
   info["config_file"] = settings.config_file;
+  info["data_dir"] = settings.data_dir;
   info["encrypt"] = settings.encrypt;
   info["hostname"] = node.hostname;
   info["identity"] = settings.identity_configured;

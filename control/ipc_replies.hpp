@@ -19,6 +19,7 @@ struct info_settings {
   std::uint64_t uptime_secs = 0;    ///< Info `uptime_secs`.
   std::string config_file;          ///< Info `config_file`, "" when none.
   std::string registry;             ///< Info `registry`.
+  std::string data_dir;             ///< Info `data_dir`, "" when unknown.
 };
 
 /// The parts of the Info reply that the daemon's actors keep. Each optional
@@ -39,9 +40,10 @@ struct info_parts {
 /// like the reference's. This daemon adds `frames_dropped` (the tunnel's
 /// dropped datagrams and frames), `webhook` (the webhook counters, or
 /// `null` without them), `registered`, `registry` and `registry_error`
-/// (the last registration or heartbeat failure, "" when none), and
+/// (the last registration or heartbeat failure, "" when none),
 /// `config_file`, the file that pilotctl updates for changes that must
-/// outlive a restart.
+/// outlive a restart, and `data_dir`, where received messages and files
+/// are saved.
 boost::json::object make_info_json(const info_parts& parts,
                                    const info_settings& settings);
 
