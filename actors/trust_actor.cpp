@@ -676,20 +676,17 @@ caf::result<std::string> send_request(trust_pointer self, std::uint32_t peer,
                                       std::string justification) {
   auto& st = self->state;
   if (st.self_id == 0)
-    return make_error(errc::not_registered,
-                      "handshake request: the node is not registered yet");
+    return make_error(errc::not_registered, "the node is not registered yet");
   // A peer reads only the first 4096 bytes, so refuse what would not fit.
   auto encoded = encode_outbound(self, protocol::handshake_kind::request, peer,
                                  justification);
   if (!encoded)
-    return make_error(errc::invalid_argument,
-                      "handshake request: " + error_text(encoded.error()));
+    return encoded.error();
   if (encoded->size() > protocol::max_handshake_message_size)
-    return fail_operation("handshake request: the justification is too long ("
-                          + std::to_string(justification.size())
-                          + " bytes); the whole message must fit in "
-                          + std::to_string(protocol::max_handshake_message_size)
-                          + " bytes");
+    return fail_operation(
+        "the justification is too long (" + std::to_string(justification.size())
+        + " bytes); the whole message must fit in "
+        + std::to_string(protocol::max_handshake_message_size) + " bytes");
   auto actions = st.book.send_request(st.self_id, peer,
                                       std::move(justification), wall_now(self));
   if (!actions.error.empty())

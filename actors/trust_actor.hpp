@@ -73,6 +73,8 @@ struct trust_options {
 /// at once; their messages and registry requests run in the background.
 /// A revoke message goes out before `tunnel` forgets the peer and before
 /// the registry drops the trust pair, so that it still reaches the peer.
+/// A failed local operation's error context is the reason alone, such as
+/// `node 5 was not trusted`; the IPC layer puts the operation in front.
 /// Events go to `events`.
 trust_actor spawn_trust(caf::actor_system& sys, trust_options options,
                         connection_actor connections,

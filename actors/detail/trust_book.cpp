@@ -237,8 +237,7 @@ trust_actions trust_book::send_request(std::uint32_t self, std::uint32_t peer,
                                        system_clock::time_point now) {
   trust_actions out;
   if (peer == self) {
-    out.error
-        = "handshake request: " + node_text(peer) + " is this node itself";
+    out.error = "" + node_text(peer) + " is this node itself";
     return out;
   }
   if (records_.trusted.contains(peer))
@@ -266,15 +265,13 @@ trust_actions trust_book::approve(std::uint32_t peer,
   trust_actions out;
   auto i = records_.pending.find(peer);
   if (i == records_.pending.end()) {
-    out.error
-        = "handshake approve: no pending trust request from " + node_text(peer);
+    out.error = "no pending trust request from " + node_text(peer);
     return out;
   }
   auto existing = records_.trusted.find(peer);
   if (existing == records_.trusted.end()
       && records_.trusted.size() >= limits_.max_trusted) {
-    out.error = "handshake approve: the trust list is full ("
-                + std::to_string(limits_.max_trusted)
+    out.error = "the trust list is full (" + std::to_string(limits_.max_trusted)
                 + " peers); revoke a peer first";
     return out;
   }
@@ -297,8 +294,7 @@ trust_actions trust_book::approve(std::uint32_t peer,
 trust_actions trust_book::reject(std::uint32_t peer, std::string reason) {
   trust_actions out;
   if (records_.pending.erase(peer) == 0) {
-    out.error
-        = "handshake reject: no pending trust request from " + node_text(peer);
+    out.error = "no pending trust request from " + node_text(peer);
     return out;
   }
   out.save = true;
@@ -312,7 +308,7 @@ trust_actions trust_book::reject(std::uint32_t peer, std::string reason) {
 trust_actions trust_book::revoke(std::uint32_t peer) {
   trust_actions out;
   if (records_.trusted.erase(peer) == 0) {
-    out.error = "handshake revoke: " + node_text(peer) + " was not trusted";
+    out.error = "" + node_text(peer) + " was not trusted";
     return out;
   }
   records_.pending.erase(peer);

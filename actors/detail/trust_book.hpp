@@ -131,7 +131,9 @@ struct trust_actions {
   std::vector<outbound_handshake> messages;
   std::vector<std::uint32_t> revoke_trust;
   std::optional<std::uint32_t> forget_tunnel;
-  /// The IPC error text of a local operation that failed; empty otherwise.
+  /// Why a local operation failed, such as `node 5 was not trusted`; the
+  /// IPC error text puts the operation (`handshake revoke: `) in front.
+  /// Empty on success.
   /// A failed operation changes nothing.
   std::string error;
   /// Why an incoming message or mailbox item was dropped or only partly

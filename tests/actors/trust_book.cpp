@@ -217,7 +217,7 @@ TEST_CASE("sending a request records it as outgoing") {
 TEST_CASE("a request to this node fails") {
   trust_book book;
   auto out = book.send_request(self, self, "why", start);
-  CHECK(out.error == "handshake request: node 1 is this node itself");
+  CHECK(out.error == "node 1 is this node itself");
   CHECK(book.records().outgoing.empty());
 }
 
@@ -263,7 +263,7 @@ TEST_CASE("approving a pending request trusts the peer") {
 TEST_CASE("approving without a pending request fails") {
   trust_book book;
   auto out = book.approve(peer, start);
-  CHECK(out.error == "handshake approve: no pending trust request from node 2");
+  CHECK(out.error == "no pending trust request from node 2");
   CHECK(out.events.empty());
   CHECK_FALSE(out.save);
 }
@@ -295,7 +295,7 @@ TEST_CASE("rejecting a pending request raises the reason") {
 TEST_CASE("rejecting without a pending request fails") {
   trust_book book;
   auto out = book.reject(peer, "");
-  CHECK(out.error == "handshake reject: no pending trust request from node 2");
+  CHECK(out.error == "no pending trust request from node 2");
   CHECK(out.events.empty());
 }
 
@@ -317,7 +317,7 @@ TEST_CASE("revoking an untrusted peer keeps its request") {
   trust_book book;
   direct_request(book);
   auto out = book.revoke(peer);
-  CHECK(out.error == "handshake revoke: node 2 was not trusted");
+  CHECK(out.error == "node 2 was not trusted");
   CHECK_FALSE(out.save);
   CHECK(book.records().pending.contains(peer));
 }
