@@ -143,7 +143,12 @@ std::string read_whole_file(const fs::path& path) {
 
 // -- saved data ---------------------------------------------------------------
 
-fs::path data_folder(std::string_view name) {
+// Returns the folder `name` of the running daemon's data directory (its
+// `--data-dir`), or of ~/.pilot when no daemon answers.
+fs::path data_folder(const command_line& cmd, std::string_view name) {
+  if (auto info = query_daemon_info(configured_socket(cmd), probe_timeout))
+    if (auto dir = string_member(*info, "data_dir"); !dir.empty())
+      return fs::path{dir} / name;
   return pilot_paths::resolve().home / name;
 }
 
@@ -269,7 +274,7 @@ success run_send_file(const command_line& cmd) {
 
 success run_inbox(const command_line& cmd) {
   check_operands(cmd, 0, 0, "inbox [--clear]");
-  auto dir = data_folder("inbox");
+  auto dir = data_folder(cmd, "inbox");
   auto files = saved_files(dir, ".json");
   if (cmd.enabled("clear"))
     return cleared_result(remove_files(files), "messages");
@@ -296,7 +301,7 @@ success run_inbox(const command_line& cmd) {
 
 success run_received(const command_line& cmd) {
   check_operands(cmd, 0, 0, "received [--clear]");
-  auto dir = data_folder("received");
+  auto dir = data_folder(cmd, "received");
   std::error_code ec;
   bool exists = fs::is_directory(dir, ec);
   if (cmd.enabled("clear")) {
