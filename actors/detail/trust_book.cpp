@@ -265,7 +265,7 @@ trust_actions trust_book::approve(std::uint32_t peer,
   trust_actions out;
   auto i = records_.pending.find(peer);
   if (i == records_.pending.end()) {
-    out.error = "no pending trust request from " + node_text(peer);
+    out.error = "no pending request from " + node_text(peer);
     return out;
   }
   auto existing = records_.trusted.find(peer);
@@ -294,7 +294,7 @@ trust_actions trust_book::approve(std::uint32_t peer,
 trust_actions trust_book::reject(std::uint32_t peer, std::string reason) {
   trust_actions out;
   if (records_.pending.erase(peer) == 0) {
-    out.error = "no pending trust request from " + node_text(peer);
+    out.error = "no pending request from " + node_text(peer);
     return out;
   }
   out.save = true;

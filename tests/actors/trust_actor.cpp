@@ -495,9 +495,9 @@ TEST_CASE_FIXTURE(fixture, "approving sends the accept after the registry") {
 TEST_CASE_FIXTURE(fixture, "approving with nothing pending fails") {
   start();
   CHECK(error_of(ask(approve_atom_v, peer_node))
-        == "no pending trust request from node 2");
+        == "no pending request from node 2");
   CHECK(error_of(ask(reject_atom_v, peer_node, std::string{"no"}))
-        == "no pending trust request from node 2");
+        == "no pending request from node 2");
   CHECK(w->events.empty());
   CHECK(w->calls.empty());
 }

@@ -263,7 +263,7 @@ TEST_CASE("approving a pending request trusts the peer") {
 TEST_CASE("approving without a pending request fails") {
   trust_book book;
   auto out = book.approve(peer, start);
-  CHECK(out.error == "no pending trust request from node 2");
+  CHECK(out.error == "no pending request from node 2");
   CHECK(out.events.empty());
   CHECK_FALSE(out.save);
 }
@@ -295,7 +295,7 @@ TEST_CASE("rejecting a pending request raises the reason") {
 TEST_CASE("rejecting without a pending request fails") {
   trust_book book;
   auto out = book.reject(peer, "");
-  CHECK(out.error == "no pending trust request from node 2");
+  CHECK(out.error == "no pending request from node 2");
   CHECK(out.events.empty());
 }
 
