@@ -5,11 +5,14 @@ speaks the IPC framing directly, the pubsub.* webhook events at recording
 receivers, a subscriber that stops reading, a webhook changed at run time,
 and a daemon that runs without the service."""
 import json
+import os
 import select
 import struct
+import subprocess
 import time
 
-from harness import Node, Receiver, finish_pilotctl, run, wait_until
+from harness import (Node, Receiver, binary, finish_pilotctl, run,
+                     wait_until)
 from test_transport import with_world
 
 PORT = 1002
@@ -322,6 +325,47 @@ def test_unbounded_subscribe_prints_json_lines(world):
     assert data["topic"] == "news", data
 
 
+# -- large events and text output ---------------------------------------------
+
+@with_world(beacon=True)
+def test_large_event_and_text_output(world):
+    a, b = world.peer(), world.peer()
+    big = a.node.pilotctl_process("subscribe", b.address, "big", "--count",
+                                  "1", "--timeout", "60s")
+    env = dict(os.environ)
+    env.update(a.node.env())
+    text = subprocess.Popen(
+        [binary("pilotctl"), "subscribe", b.address, "news", "--count", "1",
+         "--timeout", "30s"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        wait_subscribed(b.receiver, 2)
+        # 3 MiB arrive as many segments and several IPC frames.
+        payload = bytes(ord("a") + i % 26 for i in range(3 << 20))
+        publisher = subscribe_ipc(a, b, "publisher")
+        publisher.send(frame("big", payload))
+        result = finish_pilotctl(big, 60)
+        assert result["timeout"] is False, result["timeout"]
+        assert len(result["events"]) == 1, len(result["events"])
+        event = result["events"][0]
+        assert event["topic"] == "big", event["topic"]
+        assert event["bytes"] == len(payload), event["bytes"]
+        assert event["data"] == payload.decode(), len(event["data"])
+
+        a.node.ok("publish", b.address, "news", "--data", "hello text")
+        stdout, stderr = text.communicate(timeout=30)
+        assert text.returncode == 0, stderr
+        assert stdout == b"[news] hello text\n", stdout
+
+        # A bounded subscription without events ends at its timeout.
+        quiet = a.node.ok("subscribe", b.address, "quiet", "--timeout", "1s")
+        assert quiet == {"events": [], "timeout": True}, quiet
+    finally:
+        if text.poll() is None:
+            text.kill()
+            text.communicate()
+
+
 # -- service switched off -----------------------------------------------------
 
 @with_world(beacon=True)
@@ -357,5 +401,6 @@ if __name__ == "__main__":
         test_slow_subscriber_does_not_stall_others,
         test_events_follow_webhook_changes,
         test_unbounded_subscribe_prints_json_lines,
+        test_large_event_and_text_output,
         test_disabled_service_fails_cleanly,
     ])
