@@ -10,6 +10,7 @@
 #include "actors/sd_notify.hpp"
 #include "actors/service_fwd.hpp"
 #include "actors/transport_fwd.hpp"
+#include "actors/trust_actor.hpp"
 #include "actors/tunnel_actor.hpp"
 #include "actors/udp_socket.hpp"
 #include "control/control_actor.hpp"
@@ -195,25 +196,28 @@ started_services spawn_services(
     actors::connection_actor connections, webhook::webhook_actor hook,
     registration_fanout& registrations, mailbox_fanout& mailboxes) {
   started_services result;
+  auto events = caf::actor_cast<actors::event_sink_actor>(hook);
+  actors::trust_options trust{identity};
+  // trust.json lives next to the identity file; without one, trust is
+  // kept in memory only, as the reference does.
+  if (!opts.identity.empty())
+    trust.trust_file
+        = std::filesystem::path{opts.identity}.parent_path() / "trust.json";
+  result.trust = actors::spawn_trust(sys, std::move(trust), connections,
+                                     registry, registry, tunnel, events);
+  registrations.add(caf::actor_cast<caf::actor>(result.trust));
+  mailboxes.add(caf::actor_cast<caf::actor>(result.trust));
+  result.all.push_back(caf::actor_cast<caf::actor>(result.trust));
   if (opts.transport.data_exchange) {
     actors::data_exchange_options exchange;
     exchange.data_dir = opts.data_dir;
     result.all.push_back(
         caf::actor_cast<caf::actor>(actors::spawn_data_exchange(
-            sys, std::move(exchange), connections,
-            caf::actor_cast<actors::event_sink_actor>(hook))));
+            sys, std::move(exchange), connections, events)));
   }
   if (opts.transport.event_stream)
-    result.all.push_back(caf::actor_cast<caf::actor>(actors::spawn_event_stream(
-        sys, {}, connections,
-        caf::actor_cast<actors::event_sink_actor>(hook))));
-  (void)identity;
-  (void)registry;
-  (void)tunnel;
-  (void)connections;
-  (void)hook;
-  (void)registrations;
-  (void)mailboxes;
+    result.all.push_back(caf::actor_cast<caf::actor>(
+        actors::spawn_event_stream(sys, {}, connections, events)));
   return result;
 }
 
@@ -670,7 +674,7 @@ int run_daemon(const actors::daemon_options& opts,
   // Step 4: IPC serves `info` while the registration still retries.
   auto control = pilot::control::start_control(
       sys, io, control_options_of(opts, registry_deadline), registry, hook,
-      tunnel, connections);
+      tunnel, connections, services.trust);
   if (!control) {
     log::error(log_component, "socket-failed", "cannot serve the IPC socket",
                {{"socket", opts.socket},

@@ -34,12 +34,18 @@ const char* trust_error_code(std::string_view message) {
   return code::connection_failed;
 }
 
-// Sends one Handshake request and returns the daemon's JSON object.
+// Sends one Handshake request and returns the daemon's JSON object. A
+// request for trust may dial the peer for as long as a Dial takes before
+// the daemon leaves it in the registry's mailbox instead.
 boost::json::object call_trust(daemon_client& daemon,
                                const handshake_command& command) {
+  auto timeout = command.operation == handshake_operation::send
+                     ? dial_reply_timeout + reply_timeout
+                     : reply_timeout;
   try {
     auto reply = daemon.call_json(ipc_command::handshake,
-                                  protocol::encode_handshake_command(command));
+                                  protocol::encode_handshake_command(command),
+                                  code::connection_failed, timeout);
     if (auto* object = reply.if_object())
       return std::move(*object);
     throw error{code::internal, "the daemon's handshake reply is not a JSON "

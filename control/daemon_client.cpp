@@ -79,8 +79,9 @@ protocol::ipc_frame daemon_client::call(protocol::ipc_command command,
 
 boost::json::value daemon_client::call_json(protocol::ipc_command command,
                                             std::string_view payload,
-                                            const char* error_code) {
-  auto reply = call(command, payload);
+                                            const char* error_code,
+                                            std::chrono::milliseconds timeout) {
+  auto reply = call(command, payload, timeout);
   if (reply.command == protocol::ipc_command::error)
     throw error{error_code, error_message(reply)};
   if (reply.command != reply_command(command))

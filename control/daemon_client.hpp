@@ -62,9 +62,10 @@ public:
   /// Sends a request whose reply (the command byte after the request's) is a
   /// JSON document and returns it. An error frame is thrown as `error_code`
   /// with the daemon's message.
-  boost::json::value call_json(protocol::ipc_command command,
-                               std::string_view payload,
-                               const char* error_code = "connection_failed");
+  boost::json::value
+  call_json(protocol::ipc_command command, std::string_view payload,
+            const char* error_code = "connection_failed",
+            std::chrono::milliseconds timeout = reply_timeout);
 
   /// Returns the socket path.
   const std::string& socket() const noexcept { return socket_; }
