@@ -38,7 +38,7 @@ struct pubsub_limits {
   std::size_t max_total_queued_bytes = std::size_t{256} << 20;
 };
 
-/// What the broker decided for one frame and one subscriber.
+/// The broker's decision for one frame and one subscriber.
 enum class delivery {
   /// Write the frame to the subscriber now; it counts as in flight.
   write_now,

@@ -30,7 +30,7 @@ constexpr auto service_id = service_client_id(event_stream_port);
 
 // -- stand-in connection actor ------------------------------------------------
 
-/// Answers the writes of one connection that the test held back.
+/// Completes the writes of one connection that the test held back.
 using release_atom = caf::atom_constant<caf::atom("release")>;
 constexpr release_atom release_atom_v = release_atom{};
 
@@ -50,7 +50,7 @@ struct connections_record {
   std::vector<std::pair<std::uint64_t, std::uint16_t>> binds;
   std::vector<write_record> writes;
   std::vector<std::uint32_t> closes;
-  /// Ports that answer `bind` with an error.
+  /// Ports whose `bind` fails.
   std::set<std::uint16_t> taken;
   /// Connections whose writes stay unanswered until `release_atom`.
   std::set<std::uint32_t> held;
