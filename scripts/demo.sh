@@ -2,9 +2,9 @@
 # The demo: builds everything, then on this machine's loopback starts a
 # pilot-registry, a pilot-beacon, two copies of the webhooks page's example
 # receiver and two pilot-daemons. It shows the daemons' events arriving, an
-# encrypted tunnel and a stream connection between the two nodes, the
-# webhook following a hot swap, and delivery stopping when the webhook is
-# cleared. Everything runs in a temporary HOME and is cleaned up on exit;
+# encrypted tunnel and a stream connection between the two nodes, a trust
+# handshake, a message, a file and a pub/sub event, the webhook following a
+# hot swap, and delivery stopping when the webhook is cleared. Everything runs in a temporary HOME and is cleaned up on exit;
 # nothing touches ~/.pilot and nothing leaves 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +71,7 @@ sed 's/^/  A| /' "$work/receiver-a.out"
 step "Start a second, public node that posts to receiver A too"
 "$bin/pilot-daemon" --registry "$registry" --beacon "$beacon" \
   --listen 127.0.0.1:0 --socket "$work/second.sock" \
-  --identity "$work/second.json" --public \
+  --identity "$work/second/identity.json" --data-dir "$work/second" --public \
   --webhook "http://127.0.0.1:$port_a/events" 2>"$work/second.log" &
 pids+=($!)
 for _ in $(seq 50); do
@@ -88,6 +88,25 @@ show "$bin/pilotctl" peers
 sleep 0.5
 echo "receiver A printed (tunnel.* from both nodes, conn.* from the second):"
 sed 's/^/  A| /' "$work/receiver-a.out"
+
+step "Ask the second node for trust; it approves the request"
+first=$("$bin/pilotctl" --json info \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["node_id"])')
+show "$bin/pilotctl" handshake "$second" "demo: a billing agent"
+sleep 0.5
+PILOT_SOCKET="$work/second.sock" show "$bin/pilotctl" pending
+PILOT_SOCKET="$work/second.sock" show "$bin/pilotctl" approve "$first"
+sleep 0.5
+show "$bin/pilotctl" trust
+
+step "Send the second node a message and a file, and publish to a topic"
+show "$bin/pilotctl" send-message "$second" --data '{"task":"invoice"}' --type json
+show "$bin/pilotctl" send-file "$second" "$repo/README.md"
+show "$bin/pilotctl" publish "$second" alerts --data "disk almost full"
+PILOT_SOCKET="$work/second.sock" show "$bin/pilotctl" received
+sleep 0.5
+echo "receiver A printed (the handshake, message and file lines of the example):"
+grep -E 'Handshake|Message|File|pubsub' "$work/receiver-a.out" | sed 's/^/  A| /'
 
 step "Hot-swap the webhook to receiver B at run time"
 show "$bin/pilotctl" set-webhook "http://127.0.0.1:$port_b/v2/events"
