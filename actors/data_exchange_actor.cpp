@@ -304,14 +304,8 @@ void sweep_stalled(self_pointer self) {
 
 void start(self_pointer self) {
   auto& st = self->state;
-  caf::anon_send(st.connections, client_opened_atom_v,
-                 make_service_client(
-                     client_id, caf::actor_cast<stream_service_actor>(self)));
-  self->attach_functor([connections = st.connections] {
-    caf::anon_send(connections, client_closed_atom_v, client_id);
-  });
-  self->request(st.connections, st.options.request_timeout, bind_atom_v,
-                client_id, data_exchange_port)
+  open_service_port(self, st.connections, data_exchange_port,
+                    st.options.request_timeout)
       .then(
           [self](std::uint16_t port) {
             log::info(

@@ -264,14 +264,8 @@ void on_closed(self_pointer self, const stream_closed& closed) {
 
 void start(self_pointer self) {
   auto& st = self->state;
-  caf::anon_send(st.connections, client_opened_atom_v,
-                 make_service_client(
-                     client_id, caf::actor_cast<stream_service_actor>(self)));
-  self->attach_functor([connections = st.connections] {
-    caf::anon_send(connections, client_closed_atom_v, client_id);
-  });
-  self->request(st.connections, st.options.request_timeout, bind_atom_v,
-                client_id, event_stream_port)
+  open_service_port(self, st.connections, event_stream_port,
+                    st.options.request_timeout)
       .then(
           [](std::uint16_t port) {
             log::info(log_component, "listening", "event stream started",

@@ -723,12 +723,8 @@ void on_registration(trust_pointer self, const node_info& info) {
 
 void start(trust_pointer self) {
   auto& st = self->state;
-  auto id = service_client_id(handshake_port);
-  caf::anon_send(
-      st.connections, client_opened_atom_v,
-      make_service_client(id, caf::actor_cast<stream_service_actor>(self)));
-  self->request(st.connections, st.options().registry_deadline, bind_atom_v, id,
-                handshake_port)
+  open_service_port(self, st.connections, handshake_port,
+                    st.options().registry_deadline)
       .then(
           [](std::uint16_t) {
             log::info(log_component, "listening",
