@@ -6,13 +6,11 @@
 #include "protocol/events.hpp"
 #include "protocol/ipc.hpp"
 #include "protocol/packet.hpp"
+#include "tests/actors/actor_test_support.hpp"
 
 #include <doctest/doctest.h>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -27,6 +25,7 @@
 
 using namespace std::chrono_literals;
 using namespace pilot::actors;
+using namespace pilot::test;
 namespace protocol = pilot::protocol;
 
 namespace {
@@ -83,26 +82,6 @@ packet_transmit_actor::behavior_type test_relay(relay_pointer record) {
         record->relay_requests.push_back(node);
       },
   };
-}
-
-// -- events -------------------------------------------------------------------
-
-using event_list = std::shared_ptr<std::vector<protocol::event>>;
-
-event_sink_actor::behavior_type recording_sink(event_list events) {
-  return {
-      [events](protocol::event& event) { events->push_back(std::move(event)); },
-      [](node_id_atom, std::uint32_t) {},
-  };
-}
-
-template <class Event>
-std::vector<Event> events_of(const event_list& events) {
-  std::vector<Event> result;
-  for (auto& event : *events)
-    if (auto* typed = std::get_if<Event>(&event))
-      result.push_back(*typed);
-  return result;
 }
 
 // -- IPC clients --------------------------------------------------------------
@@ -196,8 +175,8 @@ std::vector<std::uint8_t> bytes_of(std::string_view text) {
   return {text.begin(), text.end()};
 }
 
-struct fixture {
-  fixture() : sys(init(cfg)), sched(test_scheduler(sys)) {
+struct fixture : deterministic_system {
+  fixture() {
     relay = sys.spawn(test_relay, record);
     sink_a = sys.spawn(recording_sink, events_a);
     sink_b = sys.spawn(recording_sink, events_b);
@@ -212,19 +191,6 @@ struct fixture {
     caf::anon_send_exit(sink_a, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(sink_b, caf::exit_reason::user_shutdown);
     sched.run();
-  }
-
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.add_message_types<caf::id_block::pilot_actors>();
-    cfg.add_message_types<caf::id_block::pilot_transport>();
-    add_error_renderer(cfg);
-    return cfg;
-  }
-
-  static caf::scheduler::test_coordinator&
-  test_scheduler(caf::actor_system& sys) {
-    return dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   }
 
   /// Spawns both nodes' connection actors with `options` and registers them.
@@ -336,9 +302,6 @@ struct fixture {
     return result;
   }
 
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
   relay_pointer record = std::make_shared<relay_record>();
   event_list events_a = std::make_shared<std::vector<protocol::event>>();
   event_list events_b = std::make_shared<std::vector<protocol::event>>();

@@ -1,149 +1,27 @@
 #include "actors/event_stream_actor.hpp"
 
-#include "actors/error.hpp"
 #include "protocol/address.hpp"
 #include "protocol/event_stream.hpp"
 #include "protocol/events.hpp"
+#include "tests/actors/actor_test_support.hpp"
 
 #include <doctest/doctest.h>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
-#include <caf/typed_event_based_actor.hpp>
 
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
 using namespace pilot::actors;
+using namespace pilot::test;
 namespace protocol = pilot::protocol;
 
 namespace {
 
 constexpr auto service_id = service_client_id(event_stream_port);
-
-// -- stand-in connection actor ------------------------------------------------
-
-/// Completes the writes of one connection that the test held back.
-using release_atom = caf::atom_constant<caf::atom("release")>;
-constexpr release_atom release_atom_v = release_atom{};
-
-using stand_in_actor
-    = connection_actor::extend<caf::reacts_to<release_atom, std::uint32_t>>;
-
-/// One write the service made.
-struct write_record {
-  std::uint32_t conn_id = 0;
-  std::string data;
-};
-
-/// What the stand-in connection actor saw and how it behaves.
-struct connections_record {
-  std::vector<std::uint64_t> clients;
-  std::vector<std::uint64_t> gone_clients;
-  std::vector<std::pair<std::uint64_t, std::uint16_t>> binds;
-  std::vector<write_record> writes;
-  std::vector<std::uint32_t> closes;
-  /// Ports whose `bind` fails.
-  std::set<std::uint16_t> taken;
-  /// Connections whose writes stay unanswered until `release_atom`.
-  std::set<std::uint32_t> held;
-  /// Connections whose writes fail.
-  std::set<std::uint32_t> failing;
-  std::map<std::uint32_t, std::vector<caf::typed_response_promise<bool>>>
-      unanswered;
-
-  /// Returns the data written to `conn_id`, one entry per write.
-  std::vector<std::string> written_to(std::uint32_t conn_id) const {
-    std::vector<std::string> result;
-    for (auto& write : writes)
-      if (write.conn_id == conn_id)
-        result.push_back(write.data);
-    return result;
-  }
-};
-
-using connections_pointer = std::shared_ptr<connections_record>;
-
-stand_in_actor::behavior_type stand_in_connections(stand_in_actor::pointer self,
-                                                   connections_pointer rec) {
-  return {
-      [](deliver_atom, std::vector<protocol::packet>&) {},
-      [](node_info&) {},
-      [rec](client_opened_atom, ipc_client& client) {
-        rec->clients.push_back(client.id);
-      },
-      [rec](client_closed_atom, std::uint64_t id) {
-        rec->gone_clients.push_back(id);
-      },
-      [rec](bind_atom, std::uint64_t client,
-            std::uint16_t port) -> caf::result<std::uint16_t> {
-        rec->binds.emplace_back(client, port);
-        if (rec->taken.contains(port))
-          return make_error(errc::invalid_argument,
-                            "port " + std::to_string(port) + " already bound");
-        return port;
-      },
-      [](dial_atom, std::uint64_t, protocol::address,
-         std::uint16_t) -> caf::result<std::uint32_t> {
-        return make_error(errc::not_found, "no dials here");
-      },
-      [self, rec](write_atom, std::uint64_t client, std::uint32_t conn_id,
-                  std::string& data) -> caf::result<bool> {
-        CHECK(client == service_id);
-        rec->writes.push_back({conn_id, std::move(data)});
-        if (rec->failing.contains(conn_id))
-          return make_error(errc::not_found, "connection not found");
-        if (!rec->held.contains(conn_id))
-          return true;
-        auto promise = self->make_response_promise<bool>();
-        rec->unanswered[conn_id].push_back(promise);
-        return promise;
-      },
-      [rec](close_atom, std::uint64_t client, std::uint32_t conn_id) {
-        CHECK(client == service_id);
-        rec->closes.push_back(conn_id);
-        return conn_id;
-      },
-      [](send_to_atom, std::uint64_t, protocol::address, std::uint16_t,
-         std::string&) -> caf::result<bool> { return true; },
-      [](pushed_atom, std::uint32_t, std::uint32_t) {},
-      [](info_atom) { return transport_summary{}; },
-      [rec](release_atom, std::uint32_t conn_id) {
-        rec->held.erase(conn_id);
-        auto promises = std::move(rec->unanswered[conn_id]);
-        rec->unanswered.erase(conn_id);
-        for (auto& promise : promises)
-          promise.deliver(true);
-      },
-  };
-}
-
-// -- events -------------------------------------------------------------------
-
-using event_list = std::shared_ptr<std::vector<protocol::event>>;
-
-event_sink_actor::behavior_type recording_sink(event_list events) {
-  return {
-      [events](protocol::event& event) { events->push_back(std::move(event)); },
-      [](node_id_atom, std::uint32_t) {},
-  };
-}
-
-template <class Event>
-std::vector<Event> events_of(const event_list& events) {
-  std::vector<Event> result;
-  for (auto& event : *events)
-    if (auto* typed = std::get_if<Event>(&event))
-      result.push_back(*typed);
-  return result;
-}
 
 std::string frame(std::string_view topic, std::string_view payload) {
   auto encoded = protocol::encode_event_frame(topic, payload);
@@ -155,9 +33,10 @@ std::string frame(std::string_view topic, std::string_view payload) {
 
 constexpr protocol::address peer{0, 2};
 
-struct fixture {
-  fixture() : sys(init(cfg)), sched(test_scheduler(sys)) {
-    stand_in = sys.spawn(stand_in_connections, record);
+struct fixture : deterministic_system {
+  fixture() {
+    record->expected_client = service_id;
+    stand_in = sys.spawn(recording_connections, record);
     sink = sys.spawn(recording_sink, events);
   }
 
@@ -168,20 +47,6 @@ struct fixture {
     caf::anon_send_exit(stand_in, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
     sched.run();
-  }
-
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.add_message_types<caf::id_block::pilot_actors>();
-    cfg.add_message_types<caf::id_block::pilot_transport>();
-    cfg.add_message_types<caf::id_block::pilot_services>();
-    add_error_renderer(cfg);
-    return cfg;
-  }
-
-  static caf::scheduler::test_coordinator&
-  test_scheduler(caf::actor_system& sys) {
-    return dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   }
 
   void start(event_stream_options options = {}) {
@@ -227,13 +92,10 @@ struct fixture {
     return "0:0000.0000.0002:" + std::to_string(49152 + conn_id);
   }
 
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
-  connections_pointer record = std::make_shared<connections_record>();
+  connection_record_pointer record = std::make_shared<connection_record>();
   event_list events = std::make_shared<std::vector<protocol::event>>();
   std::shared_ptr<int> consumed_calls = std::make_shared<int>(0);
-  stand_in_actor stand_in;
+  recording_connection_actor stand_in;
   event_sink_actor sink;
   stream_service_actor service;
 };
@@ -242,15 +104,15 @@ struct fixture {
 
 TEST_CASE_FIXTURE(fixture, "the service registers and binds port 1002") {
   start();
-  REQUIRE(record->clients.size() == 1);
-  CHECK(record->clients[0] == service_id);
+  REQUIRE(record->opened_clients.size() == 1);
+  CHECK(record->opened_clients[0] == service_id);
   REQUIRE(record->binds.size() == 1);
   CHECK(record->binds[0].first == service_id);
   CHECK(record->binds[0].second == 1002);
 }
 
 TEST_CASE_FIXTURE(fixture, "a taken port leaves the service idle") {
-  record->taken.insert(event_stream_port);
+  record->taken_ports.insert(event_stream_port);
   start();
   CHECK(record->binds.size() == 1);
   CHECK(events->empty());
@@ -261,8 +123,8 @@ TEST_CASE_FIXTURE(fixture, "the client leaves when the service stops") {
   start();
   caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
   sched.run();
-  REQUIRE(record->gone_clients.size() == 1);
-  CHECK(record->gone_clients[0] == service_id);
+  REQUIRE(record->closed_clients.size() == 1);
+  CHECK(record->closed_clients[0] == service_id);
 }
 
 TEST_CASE_FIXTURE(fixture, "the first frame subscribes and is reported") {
@@ -395,7 +257,7 @@ TEST_CASE_FIXTURE(fixture, "a slow subscriber is dropped, the others served") {
   subscribe(1, "news");
   subscribe(2, "news");
   subscribe(3, "news");
-  record->held.insert(1);
+  record->held_connections.insert(1);
   // One write in flight and three queued fit the slow subscriber.
   for (int i = 0; i < 4; ++i)
     receive(3, frame("news", "event " + std::to_string(i)));
@@ -424,7 +286,7 @@ TEST_CASE_FIXTURE(fixture,
   start(options);
   subscribe(1, "news");
   subscribe(2, "news");
-  record->held.insert(1);
+  record->held_connections.insert(1);
   for (int i = 0; i < 3; ++i)
     receive(2, frame("news", std::to_string(i)));
   CHECK(record->written_to(1).size() == 1);
@@ -441,7 +303,7 @@ TEST_CASE_FIXTURE(fixture, "a write that times out drops the subscriber") {
   start(options);
   subscribe(1, "news");
   subscribe(2, "news");
-  record->held.insert(1);
+  record->held_connections.insert(1);
   receive(2, frame("news", "stuck"));
   CHECK(record->closes.empty());
   sched.advance_time(6s);
@@ -454,7 +316,7 @@ TEST_CASE_FIXTURE(fixture, "a failed write drops the subscriber") {
   start();
   subscribe(1, "news");
   subscribe(2, "news");
-  record->failing.insert(1);
+  record->failing_connections.insert(1);
   receive(2, frame("news", "lost"));
   CHECK(record->closes == std::vector<std::uint32_t>{1});
   receive(2, frame("news", "next"));

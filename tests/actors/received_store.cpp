@@ -1,21 +1,18 @@
 #include "actors/detail/received_store.hpp"
 
 #include "protocol/base64.hpp"
+#include "tests/actors/file_test_support.hpp"
 
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <optional>
-#include <random>
 #include <string>
 #include <sys/stat.h>
 
 using namespace pilot::actors::detail;
+using namespace pilot::test;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -23,50 +20,6 @@ namespace {
 
 /// 2026-02-27T13:03:44.123Z.
 const auto fixed_time = std::chrono::system_clock::time_point{1772197424123ms};
-
-/// Sets the process's time zone for one test and restores it after.
-class time_zone_scope {
-public:
-  explicit time_zone_scope(const char* zone) {
-    if (const char* old = std::getenv("TZ"))
-      old_ = old;
-    ::setenv("TZ", zone, 1);
-    ::tzset();
-  }
-
-  ~time_zone_scope() {
-    if (old_)
-      ::setenv("TZ", old_->c_str(), 1);
-    else
-      ::unsetenv("TZ");
-    ::tzset();
-  }
-
-private:
-  std::optional<std::string> old_;
-};
-
-/// A fresh folder below the system's temporary directory, removed after.
-struct temp_dir {
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path()
-           / ("pilot-received-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-
-  fs::path path;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
 
 unsigned mode_of(const fs::path& path) {
   struct stat st {};

@@ -1,12 +1,10 @@
 #include "actors/service_client.hpp"
 
 #include "protocol/ipc.hpp"
+#include "tests/actors/actor_test_support.hpp"
 
 #include <doctest/doctest.h>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <memory>
@@ -14,6 +12,7 @@
 #include <vector>
 
 using namespace pilot::actors;
+using namespace pilot::test;
 namespace protocol = pilot::protocol;
 
 namespace {
@@ -38,8 +37,8 @@ std::string frame(protocol::ipc_command command, const std::string& payload) {
   return protocol::encode_ipc_frame(command, payload).value();
 }
 
-struct fixture {
-  fixture() : sys(init(cfg)), sched(test_scheduler(sys)) {
+struct fixture : deterministic_system {
+  fixture() {
     service = sys.spawn(recording_service, log);
     client = make_service_client(service_client_id(1001), service);
   }
@@ -49,22 +48,6 @@ struct fixture {
     sched.run();
   }
 
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.add_message_types<caf::id_block::pilot_actors>();
-    cfg.add_message_types<caf::id_block::pilot_transport>();
-    cfg.add_message_types<caf::id_block::pilot_services>();
-    return cfg;
-  }
-
-  static caf::scheduler::test_coordinator&
-  test_scheduler(caf::actor_system& sys) {
-    return dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  }
-
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
   std::shared_ptr<service_log> log = std::make_shared<service_log>();
   stream_service_actor service;
   ipc_client client;

@@ -3,30 +3,27 @@
 #include "actors/detail/trust_file.hpp"
 #include "actors/error.hpp"
 #include "protocol/handshake_message.hpp"
+#include "tests/actors/actor_test_support.hpp"
+#include "tests/actors/file_test_support.hpp"
 
 #include <doctest/doctest.h>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
 
 using namespace std::chrono_literals;
 using namespace pilot::actors;
+using namespace pilot::test;
 namespace protocol = pilot::protocol;
 namespace fs = std::filesystem;
 
@@ -66,7 +63,7 @@ struct world {
       nodes;
   std::size_t lookups = 0;
   bool registry_down = false;
-  std::vector<protocol::event> events;
+  event_list events = std::make_shared<std::vector<protocol::event>>();
 };
 
 using world_pointer = std::shared_ptr<world>;
@@ -175,22 +172,6 @@ peer_reset_actor::behavior_type fake_tunnel(world_pointer w) {
   };
 }
 
-event_sink_actor::behavior_type recording_sink(world_pointer w) {
-  return {
-      [w](protocol::event& event) { w->events.push_back(std::move(event)); },
-      [](node_id_atom, std::uint32_t) {},
-  };
-}
-
-template <class Event>
-std::vector<Event> events_of(const world_pointer& w) {
-  std::vector<Event> result;
-  for (const auto& event : w->events)
-    if (auto* typed = std::get_if<Event>(&event))
-      result.push_back(*typed);
-  return result;
-}
-
 bool contains(const std::vector<std::string>& calls, const std::string& x) {
   return std::find(calls.begin(), calls.end(), x) != calls.end();
 }
@@ -202,31 +183,15 @@ std::ptrdiff_t position(const std::vector<std::string>& calls,
   return i - calls.begin();
 }
 
-fs::path make_temp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "pilot-test-XXXXXX");
-  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-struct fixture {
-  fixture()
-      : sys(init(cfg)),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-        self_identity(new_identity()), peer_identity(new_identity()) {
+struct fixture : deterministic_system {
+  fixture() : self_identity(new_identity()), peer_identity(new_identity()) {
     w->nodes[self_node] = {self_identity.public_key_base64(), {0}};
     w->nodes[peer_node] = {peer_identity.public_key_base64(), {0}};
     connections = sys.spawn(fake_connections, w);
     directory = sys.spawn(fake_directory, w);
     registry = sys.spawn(fake_registry, w);
     tunnel = sys.spawn(fake_tunnel, w);
-    sink = sys.spawn(recording_sink, w);
+    sink = sys.spawn(recording_sink, w->events);
   }
 
   ~fixture() {
@@ -241,15 +206,6 @@ struct fixture {
     sched.run();
     if (!dir.empty())
       fs::remove_all(dir);
-  }
-
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.add_message_types<caf::id_block::pilot_actors>();
-    cfg.add_message_types<caf::id_block::pilot_transport>();
-    cfg.add_message_types<caf::id_block::pilot_services>();
-    add_error_renderer(cfg);
-    return cfg;
   }
 
   trust_options options() {
@@ -348,9 +304,6 @@ struct fixture {
     sched.run();
   }
 
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
   world_pointer w = std::make_shared<world>();
   std::shared_ptr<std::chrono::system_clock::time_point> now
       = std::make_shared<std::chrono::system_clock::time_point>(wall_start);
@@ -386,14 +339,14 @@ TEST_CASE_FIXTURE(fixture, "a taken port leaves local operations working") {
 TEST_CASE_FIXTURE(fixture, "a signed request becomes pending") {
   start();
   auto conn = deliver(message_from_peer(protocol::handshake_kind::request));
-  auto received = events_of<protocol::handshake_received>(w);
+  auto received = events_of<protocol::handshake_received>(w->events);
   REQUIRE(received.size() == 1);
   CHECK(received[0].peer_node_id == peer_node);
   CHECK(received[0].justification == "why");
-  auto pending = events_of<protocol::handshake_pending>(w);
+  auto pending = events_of<protocol::handshake_pending>(w->events);
   REQUIRE(pending.size() == 1);
   CHECK(pending[0].justification == "why");
-  CHECK(w->events.size() == 2);
+  CHECK(w->events->size() == 2);
   CHECK(std::find(w->closed.begin(), w->closed.end(), conn) != w->closed.end());
   CHECK(value_of(ask(pending_atom_v))
         == R"({"pending":[{"justification":"why","node_id":2,"public_key":")"
@@ -406,7 +359,7 @@ TEST_CASE_FIXTURE(fixture, "a request in several chunks is assembled") {
   auto text = protocol::encode_handshake_message(
       message_from_peer(protocol::handshake_kind::request));
   deliver({text.substr(0, 10), text.substr(10, 50), text.substr(60)});
-  CHECK(events_of<protocol::handshake_pending>(w).size() == 1);
+  CHECK(events_of<protocol::handshake_pending>(w->events).size() == 1);
 }
 
 TEST_CASE_FIXTURE(fixture, "a request signed by another key is dropped") {
@@ -418,7 +371,7 @@ TEST_CASE_FIXTURE(fixture, "a request signed by another key is dropped") {
   REQUIRE(message.has_value());
   // The message carries the forger's key, which must not count.
   deliver(*message);
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
   CHECK(value_of(ask(pending_atom_v)) == R"({"pending":[]})");
 }
 
@@ -428,7 +381,7 @@ TEST_CASE_FIXTURE(fixture, "a request without a key is still verified") {
   message.public_key.clear();
   message.signature.clear();
   deliver(message);
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
 }
 
 TEST_CASE_FIXTURE(fixture, "a node ID other than the source is dropped") {
@@ -437,7 +390,7 @@ TEST_CASE_FIXTURE(fixture, "a node ID other than the source is dropped") {
   auto message = message_from_peer(protocol::handshake_kind::request, "why",
                                    stranger_node);
   deliver(message, peer_node);
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
 }
 
 TEST_CASE_FIXTURE(fixture, "a replayed request is dropped") {
@@ -445,7 +398,7 @@ TEST_CASE_FIXTURE(fixture, "a replayed request is dropped") {
   auto message = message_from_peer(protocol::handshake_kind::request);
   deliver(message);
   deliver(message);
-  CHECK(events_of<protocol::handshake_received>(w).size() == 1);
+  CHECK(events_of<protocol::handshake_received>(w->events).size() == 1);
 }
 
 TEST_CASE_FIXTURE(fixture, "an old request is dropped") {
@@ -453,7 +406,7 @@ TEST_CASE_FIXTURE(fixture, "an old request is dropped") {
   auto message = message_from_peer(protocol::handshake_kind::request);
   *now += 301s;
   deliver(message);
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
 }
 
 TEST_CASE_FIXTURE(fixture, "a silent connection is closed after 10 s") {
@@ -469,7 +422,7 @@ TEST_CASE_FIXTURE(fixture, "an oversized message is dropped") {
   deliver(std::vector<std::string>{"{\"justification\":\""
                                    + std::string(17 * 1024, 'a')});
   CHECK(w->closed.size() == 1);
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
 }
 
 TEST_CASE_FIXTURE(fixture, "approving sends the accept after the registry") {
@@ -478,7 +431,7 @@ TEST_CASE_FIXTURE(fixture, "approving sends the accept after the registry") {
   w->calls.clear();
   CHECK(value_of(ask(approve_atom_v, peer_node))
         == R"({"node_id":2,"status":"approved"})");
-  CHECK(events_of<protocol::handshake_approved>(w).size() == 1);
+  CHECK(events_of<protocol::handshake_approved>(w->events).size() == 1);
   auto accept_at = position(w->calls, "write 2 handshake_accept");
   CHECK(position(w->calls, "report_trust 2") < accept_at);
   CHECK(position(w->calls, "relay_response 2 true") < accept_at);
@@ -498,7 +451,7 @@ TEST_CASE_FIXTURE(fixture, "approving with nothing pending fails") {
         == "no pending request from node 2");
   CHECK(error_of(ask(reject_atom_v, peer_node, std::string{"no"}))
         == "no pending request from node 2");
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
   CHECK(w->calls.empty());
 }
 
@@ -507,7 +460,7 @@ TEST_CASE_FIXTURE(fixture, "rejecting sends the reason") {
   deliver(message_from_peer(protocol::handshake_kind::request));
   CHECK(value_of(ask(reject_atom_v, peer_node, std::string{"busy"}))
         == R"({"node_id":2,"status":"rejected"})");
-  auto rejected = events_of<protocol::handshake_rejected>(w);
+  auto rejected = events_of<protocol::handshake_rejected>(w->events);
   REQUIRE(rejected.size() == 1);
   CHECK(rejected[0].reason == "busy");
   CHECK(contains(w->calls, "relay_response 2 false"));
@@ -552,7 +505,7 @@ TEST_CASE_FIXTURE(fixture, "an accept of our request trusts the peer") {
   CHECK(contains(w->calls, "report_trust 2"));
   CHECK(value_of(ask(trusted_atom_v)).find(R"("mutual":true)")
         != std::string::npos);
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
 }
 
 TEST_CASE_FIXTURE(fixture, "an unasked accept is ignored") {
@@ -566,7 +519,7 @@ TEST_CASE_FIXTURE(fixture, "crossed requests approve each other") {
   start();
   value_of(ask(handshake_atom_v, peer_node, std::string{"hello"}));
   deliver(message_from_peer(protocol::handshake_kind::request));
-  auto approved = events_of<protocol::handshake_auto_approved>(w);
+  auto approved = events_of<protocol::handshake_auto_approved>(w->events);
   REQUIRE(approved.size() == 1);
   CHECK(approved[0].reason == "mutual");
   CHECK(w->written[peer_node].back().type == "handshake_accept");
@@ -577,7 +530,7 @@ TEST_CASE_FIXTURE(fixture, "a peer of our network is approved") {
   w->nodes[peer_node].second = {0, 7};
   start();
   deliver(message_from_peer(protocol::handshake_kind::request));
-  auto approved = events_of<protocol::handshake_auto_approved>(w);
+  auto approved = events_of<protocol::handshake_auto_approved>(w->events);
   REQUIRE(approved.size() == 1);
   CHECK(approved[0].reason == "same_network");
   CHECK(value_of(ask(trusted_atom_v)).find(R"("network":7)")
@@ -592,7 +545,7 @@ TEST_CASE_FIXTURE(fixture, "revoking sends the revoke before forgetting") {
   CHECK(value_of(ask(revoke_atom_v, peer_node))
         == R"({"node_id":2,"status":"revoked"})");
   advance(1s);
-  CHECK(events_of<protocol::trust_revoked>(w).size() == 1);
+  CHECK(events_of<protocol::trust_revoked>(w->events).size() == 1);
   auto revoke_at = position(w->calls, "write 2 handshake_revoke");
   CHECK(revoke_at < position(w->calls, "revoke_trust 2"));
   CHECK(revoke_at < position(w->calls, "forget 2"));
@@ -602,7 +555,7 @@ TEST_CASE_FIXTURE(fixture, "revoking sends the revoke before forgetting") {
 TEST_CASE_FIXTURE(fixture, "revoking an untrusted peer fails") {
   start();
   CHECK(error_of(ask(revoke_atom_v, peer_node)) == "node 2 was not trusted");
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
 }
 
 TEST_CASE_FIXTURE(fixture, "a revoke from a trusted peer is raised") {
@@ -613,7 +566,7 @@ TEST_CASE_FIXTURE(fixture, "a revoke from a trusted peer is raised") {
   *now += 1s;
   deliver(message_from_peer(protocol::handshake_kind::revoke));
   advance(1s);
-  CHECK(events_of<protocol::trust_revoked_by_peer>(w).size() == 1);
+  CHECK(events_of<protocol::trust_revoked_by_peer>(w->events).size() == 1);
   CHECK(contains(w->calls, "revoke_trust 2"));
   CHECK(contains(w->calls, "forget 2"));
 }
@@ -622,7 +575,7 @@ TEST_CASE_FIXTURE(fixture, "a revoke from a stranger raises nothing") {
   start();
   deliver(message_from_peer(protocol::handshake_kind::revoke));
   advance(1s);
-  CHECK(w->events.empty());
+  CHECK(w->events->empty());
   CHECK(w->calls.empty());
 }
 
@@ -632,8 +585,8 @@ TEST_CASE_FIXTURE(fixture, "a relayed request raises the same events") {
   box.requests.push_back({peer_node, "relayed why", 1772199990});
   caf::anon_send(trust, box);
   sched.run();
-  CHECK(events_of<protocol::handshake_received>(w).size() == 1);
-  auto pending = events_of<protocol::handshake_pending>(w);
+  CHECK(events_of<protocol::handshake_received>(w->events).size() == 1);
+  auto pending = events_of<protocol::handshake_pending>(w->events);
   REQUIRE(pending.size() == 1);
   CHECK(pending[0].justification == "relayed why");
   CHECK(value_of(ask(pending_atom_v)).find(peer_identity.public_key_base64())
@@ -691,6 +644,6 @@ TEST_CASE_FIXTURE(fixture, "a broken trust file is never overwritten") {
   }
   start();
   deliver(message_from_peer(protocol::handshake_kind::request));
-  CHECK(events_of<protocol::handshake_pending>(w).size() == 1);
-  CHECK(read_text(trust_file) == R"({"trusted":[{"node_id":"two"}]})");
+  CHECK(events_of<protocol::handshake_pending>(w->events).size() == 1);
+  CHECK(read_file(trust_file) == R"({"trusted":[{"node_id":"two"}]})");
 }

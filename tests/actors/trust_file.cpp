@@ -1,19 +1,18 @@
 #include "actors/detail/trust_file.hpp"
 
+#include "tests/actors/file_test_support.hpp"
+
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <sys/stat.h>
 
 using namespace std::chrono_literals;
 using namespace pilot::actors::detail;
+using namespace pilot::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -21,47 +20,9 @@ namespace {
 // 2026-02-27T13:03:44Z.
 constexpr trust_time sample_time{1'772'197'424s};
 
-/// Sets the process's time zone for one test and restores it after.
-class time_zone_guard {
-public:
-  explicit time_zone_guard(const char* zone) {
-    if (const char* old = std::getenv("TZ"))
-      old_ = old;
-    ::setenv("TZ", zone, 1);
-    ::tzset();
-  }
-
-  ~time_zone_guard() {
-    if (old_)
-      ::setenv("TZ", old_->c_str(), 1);
-    else
-      ::unsetenv("TZ");
-    ::tzset();
-  }
-
-  time_zone_guard(const time_zone_guard&) = delete;
-  time_zone_guard& operator=(const time_zone_guard&) = delete;
-
-private:
-  std::optional<std::string> old_;
-};
-
-fs::path make_temp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "pilot-test-XXXXXX");
-  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
-
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out{path, std::ios::binary};
   out << text;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 trust_records sample_records() {
@@ -87,7 +48,7 @@ std::string parse_error(std::string_view text) {
 } // namespace
 
 TEST_CASE("the trust file has the reference's layout") {
-  time_zone_guard zone{"UTC-2"};
+  time_zone_scope zone{"UTC-2"};
   CHECK(to_trust_file_json(sample_records())
         == "{\n"
            "  \"trusted\": [\n"
@@ -131,7 +92,7 @@ TEST_CASE("an empty trust file writes trusted as null") {
 }
 
 TEST_CASE("times in UTC end in Z and zero times are Go's") {
-  time_zone_guard zone{"UTC0"};
+  time_zone_scope zone{"UTC0"};
   trust_records records;
   records.trusted[1] = {"", sample_time, false, 0};
   records.trusted[2] = {"", zero_trust_time, false, 0};
@@ -141,7 +102,7 @@ TEST_CASE("times in UTC end in Z and zero times are Go's") {
 }
 
 TEST_CASE("the trust file round-trips") {
-  time_zone_guard zone{"UTC+5"};
+  time_zone_scope zone{"UTC+5"};
   auto records = sample_records();
   CHECK(parse_trust_file(to_trust_file_json(records)) == records);
 }
@@ -224,6 +185,6 @@ TEST_CASE("a broken trust file reports its path and problem") {
                + ": trusted[0].node_id: expected an integer from 0 to "
                  "4294967295");
   CHECK(loaded.records == trust_records{});
-  CHECK(read_text(path) == R"({"trusted":[{"node_id":"seven"}]})");
+  CHECK(read_file(path) == R"({"trusted":[{"node_id":"seven"}]})");
   fs::remove_all(dir);
 }
