@@ -3,13 +3,12 @@
 #include "actors/error.hpp"
 #include "protocol/identity.hpp"
 #include "protocol/registry_message.hpp"
+#include "tests/actors/actor_test_support.hpp"
+#include "tests/protocol/rfc8032_key.hpp"
 
 #include <doctest/doctest.h>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -22,24 +21,11 @@
 
 using namespace std::chrono_literals;
 using namespace pilot::actors;
+using pilot::test::rfc8032_identity;
+using pilot::test::rfc8032_public_key;
 namespace protocol = pilot::protocol;
 
 namespace {
-
-// The RFC 8032 test key 1, so that signatures are deterministic.
-constexpr std::array<std::uint8_t, 32> test_seed{
-    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a,
-    0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32,
-    0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
-
-constexpr std::string_view test_public_key
-    = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
-
-protocol::identity test_identity() {
-  auto id = protocol::identity::from_seed(test_seed);
-  REQUIRE(id.has_value());
-  return *id;
-}
 
 /// One request that the registry actor handed to its transport.
 struct sent_request {
@@ -107,10 +93,8 @@ event_sink_actor::behavior_type recording_sink(record_list records) {
 template <class T>
 using answer_slot = std::shared_ptr<std::optional<caf::expected<T>>>;
 
-struct fixture {
-  fixture() : sys(init(cfg)), sched(test_scheduler(sys)) {
-    sink = sys.spawn(recording_sink, records);
-  }
+struct fixture : pilot::test::deterministic_system {
+  fixture() { sink = sys.spawn(recording_sink, records); }
 
   ~fixture() {
     caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
@@ -119,20 +103,8 @@ struct fixture {
     sched.run();
   }
 
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.add_message_types<caf::id_block::pilot_actors>();
-    add_error_renderer(cfg);
-    return cfg;
-  }
-
-  static caf::scheduler::test_coordinator&
-  test_scheduler(caf::actor_system& sys) {
-    return dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  }
-
   registry_actor_options make_options() {
-    registry_actor_options options{test_identity()};
+    registry_actor_options options{rfc8032_identity()};
     options.registry_address = "127.0.0.1:9000";
     options.endpoint = "127.0.0.1:4000";
     options.owner = "ops@example.com";
@@ -201,7 +173,7 @@ struct fixture {
     protocol::register_response response;
     response.node_id = node_id;
     response.address = std::move(address);
-    response.public_key = std::string{test_public_key};
+    response.public_key = std::string{rfc8032_public_key};
     respond_last(protocol::encode_registry_message(response));
   }
 
@@ -211,9 +183,6 @@ struct fixture {
     sched.run();
   }
 
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
   record_list records = std::make_shared<std::vector<sink_record>>();
   event_sink_actor sink;
   registry_client_actor registry;
@@ -224,7 +193,7 @@ struct fixture {
 
 bool signed_by_test_key(std::string_view challenge,
                         std::string_view signature) {
-  return protocol::verify_base64(test_public_key, challenge, signature);
+  return protocol::verify_base64(rfc8032_public_key, challenge, signature);
 }
 
 } // namespace
@@ -234,7 +203,7 @@ TEST_CASE_FIXTURE(fixture, "registry actor registers with its key") {
   REQUIRE(transport->requests.size() == 1);
   auto request = decode_last<protocol::register_request>();
   CHECK(request.listen_addr == "127.0.0.1:4000");
-  CHECK(request.public_key == test_public_key);
+  CHECK(request.public_key == rfc8032_public_key);
   CHECK(request.owner == "ops@example.com");
   CHECK(last_request().deadline == 10s);
   REQUIRE(statuses.size() == 1);
@@ -260,7 +229,7 @@ TEST_CASE_FIXTURE(fixture, "registration sends node ID then node.registered") {
   CHECK((**info)->registered);
   CHECK((**info)->node_id == 5);
   CHECK((**info)->address == "0:0000.0000.0005");
-  CHECK((**info)->public_key == test_public_key);
+  CHECK((**info)->public_key == rfc8032_public_key);
 }
 
 TEST_CASE_FIXTURE(fixture, "registration sets visibility and hostname") {
@@ -338,7 +307,7 @@ TEST_CASE_FIXTURE(fixture, "three heartbeat failures re-register") {
     respond_last(std::string{protocol::generic_error_body});
   }
   auto reregister = decode_last<protocol::register_request>();
-  CHECK(reregister.public_key == test_public_key);
+  CHECK(reregister.public_key == rfc8032_public_key);
   CHECK(reregister.listen_addr == "127.0.0.1:4000");
   records->clear();
   auto requests_before = transport->requests.size();
@@ -796,7 +765,7 @@ TEST_CASE_FIXTURE(fixture, "lookup passes the registry JSON through") {
   std::string body
       = R"({"address":"0:0000.0000.0002","networks":[0],"node_id":2,)"
         R"("polo_score":0,"public":false,"public_key":")"
-        + std::string{test_public_key} + R"(","type":"lookup_ok"})";
+        + std::string{rfc8032_public_key} + R"(","type":"lookup_ok"})";
   respond_last(body);
   REQUIRE(answer->has_value());
   REQUIRE((*answer)->engaged());

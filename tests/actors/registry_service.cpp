@@ -4,10 +4,10 @@
 #include "actors/detail/registry_store.hpp"
 #include "protocol/base64.hpp"
 #include "protocol/identity.hpp"
+#include "tests/protocol/rfc8032_key.hpp"
 
 #include <doctest/doctest.h>
 
-#include <array>
 #include <string>
 #include <string_view>
 
@@ -15,6 +15,8 @@ using namespace pilot;
 using namespace std::chrono_literals;
 using actors::registry_service;
 using actors::source_info;
+// The key of the golden frames.
+using test::rfc8032_identity;
 
 namespace {
 
@@ -22,15 +24,6 @@ constexpr std::string_view error_frame = protocol::generic_error_body;
 
 // 2026-01-01T00:00:00Z, the time of the reference's golden frames.
 const registry_service::time_point t0{std::chrono::seconds{1767225600}};
-
-// RFC 8032, section 7.1, test 1: the key of the golden frames.
-protocol::identity rfc8032_identity() {
-  constexpr std::array<std::uint8_t, 32> seed{
-      0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a,
-      0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32,
-      0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
-  return protocol::identity::from_seed(seed).value();
-}
 
 source_info source(std::string_view ip = "127.0.0.1",
                    std::uint16_t port = 51000) {

@@ -2,6 +2,7 @@
 
 #include "protocol/error.hpp"
 #include "protocol/identity.hpp"
+#include "tests/protocol/rfc8032_key.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,29 +12,15 @@
 #include <string_view>
 
 using namespace pilot::protocol;
+using namespace pilot::test;
 
 namespace {
-
-// RFC 8032, section 7.1, test 1.
-constexpr std::array<std::uint8_t, 32> rfc8032_seed{
-    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a,
-    0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32,
-    0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
-
-constexpr std::string_view rfc8032_public_key
-    = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 // The signature of `handshake:1:2` by the RFC 8032 key, computed with
 // Python `cryptography`.
 constexpr std::string_view handshake_1_2_signature
     = "9S+I5TI03acn8tKkIroprBmv6NzljsX4+ZcP04hlEtUrmPJEww0O11uGhVSGh4Xs/so1V4H"
       "lVcLx5g/kulFZCw==";
-
-identity test_identity() {
-  auto id = identity::from_seed(rfc8032_seed);
-  REQUIRE(id.has_value());
-  return *id;
-}
 
 handshake_message sample_message() {
   handshake_message message;
@@ -50,7 +37,7 @@ handshake_message sample_message() {
 
 TEST_CASE("a request signature matches the golden vector") {
   auto message = make_handshake_message(
-      handshake_kind::request, test_identity(), 1, 2, "why", 1772200000);
+      handshake_kind::request, rfc8032_identity(), 1, 2, "why", 1772200000);
   REQUIRE(message.has_value());
   CHECK(message->signature == handshake_1_2_signature);
   CHECK(message->public_key == rfc8032_public_key);
@@ -63,7 +50,8 @@ TEST_CASE("a request signature matches the golden vector") {
 TEST_CASE("every kind signs the same challenge") {
   for (auto kind : {handshake_kind::accept, handshake_kind::reject,
                     handshake_kind::revoke}) {
-    auto message = make_handshake_message(kind, test_identity(), 1, 2, "no", 5);
+    auto message
+        = make_handshake_message(kind, rfc8032_identity(), 1, 2, "no", 5);
     REQUIRE(message.has_value());
     CHECK(message->signature == handshake_1_2_signature);
     CHECK(message->justification.empty());
@@ -71,16 +59,16 @@ TEST_CASE("every kind signs the same challenge") {
 }
 
 TEST_CASE("reject and revoke carry their reasons") {
-  auto reject = make_handshake_message(handshake_kind::reject, test_identity(),
-                                       1, 2, "busy", 5);
+  auto reject = make_handshake_message(handshake_kind::reject,
+                                       rfc8032_identity(), 1, 2, "busy", 5);
   REQUIRE(reject.has_value());
   CHECK(reject->reason == "busy");
-  auto revoke = make_handshake_message(handshake_kind::revoke, test_identity(),
-                                       1, 2, "ignored", 5);
+  auto revoke = make_handshake_message(handshake_kind::revoke,
+                                       rfc8032_identity(), 1, 2, "ignored", 5);
   REQUIRE(revoke.has_value());
   CHECK(revoke->reason == "trust revoked");
-  auto accept = make_handshake_message(handshake_kind::accept, test_identity(),
-                                       1, 2, "ignored", 5);
+  auto accept = make_handshake_message(handshake_kind::accept,
+                                       rfc8032_identity(), 1, 2, "ignored", 5);
   REQUIRE(accept.has_value());
   CHECK(accept->reason.empty());
 }

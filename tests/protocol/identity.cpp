@@ -1,6 +1,7 @@
 #include "protocol/identity.hpp"
 
 #include "protocol/base64.hpp"
+#include "tests/protocol/rfc8032_key.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,17 +11,9 @@
 #include <string_view>
 
 using namespace pilot::protocol;
+using namespace pilot::test;
 
 namespace {
-
-// RFC 8032, section 7.1, test 1.
-constexpr std::array<std::uint8_t, 32> rfc8032_seed{
-    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a,
-    0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32,
-    0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
-
-constexpr std::string_view rfc8032_public_key
-    = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 constexpr std::string_view rfc8032_identity_file
     = "{\n"
@@ -30,20 +23,14 @@ constexpr std::string_view rfc8032_identity_file
       "  \"public_key\": \"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n"
       "}";
 
-identity test_identity() {
-  auto id = identity::from_seed(rfc8032_seed);
-  REQUIRE(id.has_value());
-  return *id;
-}
-
 } // namespace
 
 TEST_CASE("identity from the RFC 8032 seed has the RFC public key") {
-  CHECK_EQ(test_identity().public_key_base64(), rfc8032_public_key);
+  CHECK_EQ(rfc8032_identity().public_key_base64(), rfc8032_public_key);
 }
 
 TEST_CASE("identity signs the empty message like RFC 8032") {
-  auto sig = test_identity().sign("");
+  auto sig = rfc8032_identity().sign("");
   REQUIRE(sig.has_value());
   CHECK_EQ(base64_encode(*sig),
            "5VZDAMNgrHKQhuLMgG6CioSHfx645dl02HPgZSJJAVVfuIIVkKM7rMYeOXAc+bRr0l"
@@ -100,7 +87,7 @@ TEST_CASE("identity signs every registry challenge like the reference") {
           "StuIfMuiH9S/IuHI3+SOZ8DeJo2Z/knpHJFSu/ni3SuhlSGIA"
           "d8+Da6g0tzmsntNa37OZwqvlhrZ2VSyBEkfAQ=="},
   };
-  auto id = test_identity();
+  auto id = rfc8032_identity();
   for (const auto& r : rows) {
     CAPTURE(r.challenge);
     auto sig = id.sign_base64(r.challenge);
@@ -118,7 +105,7 @@ TEST_CASE("challenge strings use decimal IDs without padding") {
 }
 
 TEST_CASE("verification fails for another message, key or signature") {
-  auto id = test_identity();
+  auto id = rfc8032_identity();
   auto sig = id.sign("heartbeat:1");
   REQUIRE(sig.has_value());
   CHECK(verify(id.public_key(), "heartbeat:1", *sig));
@@ -163,13 +150,13 @@ TEST_CASE("public key parser requires 32 bytes") {
 }
 
 TEST_CASE("identity file has the reference bytes") {
-  CHECK_EQ(to_identity_file_json(test_identity()), rfc8032_identity_file);
+  CHECK_EQ(to_identity_file_json(rfc8032_identity()), rfc8032_identity_file);
 }
 
 TEST_CASE("identity file round-trips") {
   auto parsed = parse_identity_file_json(rfc8032_identity_file);
   REQUIRE(parsed.has_value());
-  CHECK(*parsed == test_identity());
+  CHECK(*parsed == rfc8032_identity());
   auto generated = identity::generate();
   REQUIRE(generated.has_value());
   auto again = parse_identity_file_json(to_identity_file_json(*generated));
@@ -183,7 +170,7 @@ TEST_CASE("identity file parser accepts other whitespace and key order") {
       R"("private_key":"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2DXWpgBgrEKt9)"
       R"(VL/tPJZAc6DuFy89qmIyWvAhpo9wdRGg=="})");
   REQUIRE(parsed.has_value());
-  CHECK(*parsed == test_identity());
+  CHECK(*parsed == rfc8032_identity());
 }
 
 TEST_CASE("identity file parser rejects bad files") {
