@@ -1,23 +1,19 @@
 #include "protocol/data_exchange.hpp"
 
+#include "tests/protocol/frame_reading.hpp"
+#include "tests/protocol/hex.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
 
 using namespace pilot::protocol;
+using namespace pilot::test;
 
 namespace {
-
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (auto value : values)
-    out += static_cast<char>(value);
-  return out;
-}
 
 std::string encode_frame(std::uint32_t type, std::string_view payload) {
   auto frame = encode_data_frame(type, payload);
@@ -25,37 +21,18 @@ std::string encode_frame(std::uint32_t type, std::string_view payload) {
   return *frame;
 }
 
-// Feeds `wire` in chunks of `chunk_size` and returns every frame read.
-std::vector<data_frame> read_all(std::string_view wire,
-                                 std::size_t chunk_size) {
-  data_frame_reader reader;
-  std::vector<data_frame> frames;
-  for (std::size_t offset = 0; offset < wire.size(); offset += chunk_size) {
-    reader.feed(wire.substr(offset, chunk_size));
-    for (;;) {
-      auto frame = reader.next();
-      REQUIRE(frame.has_value());
-      if (!*frame)
-        break;
-      frames.push_back(std::move(**frame));
-    }
-  }
-  CHECK(reader.buffered() == 0);
-  return frames;
-}
-
 } // namespace
 
 TEST_CASE("a TEXT frame encodes as the reference writes it") {
   CHECK(encode_frame(1, "hello")
-        == bytes({0, 0, 0, 1, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'}));
+        == byte_string({0, 0, 0, 1, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'}));
 }
 
 TEST_CASE("a FILE frame carries its name header in the length") {
   auto payload = encode_file_payload("a.txt", "xy");
   REQUIRE(payload.has_value());
   CHECK(encode_frame(4, *payload)
-        == bytes(
+        == byte_string(
             {0, 0, 0, 4, 0, 0, 0, 9, 0, 5, 'a', '.', 't', 'x', 't', 'x', 'y'}));
 }
 
@@ -63,9 +40,9 @@ TEST_CASE("the ACK of a FILE frame counts only the file bytes") {
   auto ack = data_ack_text(4, 2);
   CHECK(ack == "ACK FILE 2 bytes");
   CHECK(encode_frame(1, ack)
-        == bytes({0,    0,    0,    1,    0,    0,    0,    0x10,
-                  0x41, 0x43, 0x4b, 0x20, 0x46, 0x49, 0x4c, 0x45,
-                  0x20, 0x32, 0x20, 0x62, 0x79, 0x74, 0x65, 0x73}));
+        == byte_string({0,    0,    0,    1,    0,    0,    0,    0x10,
+                        0x41, 0x43, 0x4b, 0x20, 0x46, 0x49, 0x4c, 0x45,
+                        0x20, 0x32, 0x20, 0x62, 0x79, 0x74, 0x65, 0x73}));
 }
 
 TEST_CASE("a failed save is acknowledged with its reason") {
@@ -83,7 +60,7 @@ TEST_CASE("type names cover the known and unknown types") {
 }
 
 TEST_CASE("a FILE payload splits into name and data") {
-  auto payload = bytes({0, 5, 'a', '.', 't', 'x', 't', 'x', 'y'});
+  auto payload = byte_string({0, 5, 'a', '.', 't', 'x', 't', 'x', 'y'});
   auto parts = split_file_payload(payload);
   CHECK(parts.named);
   CHECK(parts.name == "a.txt");
@@ -91,7 +68,7 @@ TEST_CASE("a FILE payload splits into name and data") {
 }
 
 TEST_CASE("a name header longer than the payload means no name") {
-  auto payload = bytes({0, 9, 'a', 'b'});
+  auto payload = byte_string({0, 9, 'a', 'b'});
   auto parts = split_file_payload(payload);
   CHECK_FALSE(parts.named);
   CHECK(parts.name.empty());
@@ -99,14 +76,14 @@ TEST_CASE("a name header longer than the payload means no name") {
 }
 
 TEST_CASE("a payload shorter than the name header has no name") {
-  auto payload = bytes({7});
+  auto payload = byte_string({7});
   auto parts = split_file_payload(payload);
   CHECK_FALSE(parts.named);
   CHECK(parts.data.size() == 1);
 }
 
 TEST_CASE("an empty name with data is a named payload") {
-  auto payload = bytes({0, 0, 'x'});
+  auto payload = byte_string({0, 0, 'x'});
   auto parts = split_file_payload(payload);
   CHECK(parts.named);
   CHECK(parts.name.empty());
@@ -129,15 +106,15 @@ TEST_CASE("a payload over 16 MiB cannot be encoded") {
 }
 
 TEST_CASE("the reader yields frames however the stream is cut") {
-  auto wire = encode_frame(1, "hello") + encode_frame(2, bytes({0, 1, 2}))
+  auto wire = encode_frame(1, "hello") + encode_frame(2, byte_string({0, 1, 2}))
               + encode_frame(7, "") + encode_frame(3, "{\"a\":1}");
   for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{8},
                             std::size_t{13}, wire.size()}) {
     CAPTURE(chunk);
-    auto frames = read_all(wire, chunk);
+    auto frames = read_frames<data_frame_reader>(wire, chunk);
     REQUIRE(frames.size() == 4);
     CHECK(frames[0] == data_frame{1, "hello"});
-    CHECK(frames[1] == data_frame{2, bytes({0, 1, 2})});
+    CHECK(frames[1] == data_frame{2, byte_string({0, 1, 2})});
     CHECK(frames[2] == data_frame{7, ""});
     CHECK(frames[3] == data_frame{3, "{\"a\":1}"});
   }
@@ -155,14 +132,15 @@ TEST_CASE("the reader reports a partial frame as buffered") {
 
 TEST_CASE("the reader accepts a payload of exactly 16 MiB") {
   std::string payload(max_data_payload_size, 'z');
-  auto frames = read_all(encode_frame(2, payload), 4096 * 64);
+  auto frames
+      = read_frames<data_frame_reader>(encode_frame(2, payload), 4096 * 64);
   REQUIRE(frames.size() == 1);
   CHECK(frames[0].payload.size() == max_data_payload_size);
 }
 
 TEST_CASE("the reader rejects a length over 16 MiB from the header alone") {
   data_frame_reader reader;
-  reader.feed(bytes({0, 0, 0, 1, 0x01, 0, 0, 1}));
+  reader.feed(byte_string({0, 0, 0, 1, 0x01, 0, 0, 1}));
   auto frame = reader.next();
   REQUIRE_FALSE(frame.has_value());
   CHECK(frame.error() == errc::oversized);
@@ -177,7 +155,7 @@ TEST_CASE("the reader rejects a length over 16 MiB from the header alone") {
 TEST_CASE("the reader rejects an oversize frame after a valid one") {
   data_frame_reader reader;
   reader.feed(encode_frame(1, "ok")
-              + bytes({0, 0, 0, 2, 0xFF, 0xFF, 0xFF, 0xFF}));
+              + byte_string({0, 0, 0, 2, 0xFF, 0xFF, 0xFF, 0xFF}));
   auto first = reader.next();
   REQUIRE(first.has_value());
   REQUIRE(first->has_value());

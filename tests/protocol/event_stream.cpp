@@ -1,6 +1,7 @@
 #include "protocol/event_stream.hpp"
 
-#include "hex.hpp"
+#include "tests/protocol/frame_reading.hpp"
+#include "tests/protocol/hex.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,34 +10,9 @@
 #include <vector>
 
 using namespace pilot::protocol;
-using pilot::test::from_hex;
+using namespace pilot::test;
 
 namespace {
-
-std::string bytes_of_hex(std::string_view hex) {
-  auto bytes = from_hex(hex);
-  return {bytes.begin(), bytes.end()};
-}
-
-// Feeds `stream` in chunks of `chunk` bytes and collects every frame.
-std::vector<event_frame> read_all(std::string_view stream, std::size_t chunk) {
-  event_frame_reader reader;
-  std::vector<event_frame> frames;
-  while (!stream.empty()) {
-    auto piece = stream.substr(0, chunk);
-    stream.remove_prefix(piece.size());
-    reader.feed(piece);
-    while (true) {
-      auto frame = reader.next();
-      REQUIRE(frame.has_value());
-      if (!*frame)
-        break;
-      frames.push_back(std::move(**frame));
-    }
-  }
-  CHECK(reader.buffered() == 0);
-  return frames;
-}
 
 std::string u16_be(std::size_t n) {
   return {static_cast<char>(n >> 8), static_cast<char>(n)};
@@ -52,21 +28,21 @@ std::string u32_be(std::size_t n) {
 TEST_CASE("a subscription to news encodes as the reference's bytes") {
   auto frame = encode_event_frame("news", "");
   REQUIRE(frame.has_value());
-  CHECK(*frame == bytes_of_hex("00 04 6e 65 77 73 00 00 00 00"));
+  CHECK(*frame == string_from_hex("00 04 6e 65 77 73 00 00 00 00"));
 }
 
 TEST_CASE("a publish of hi on news encodes as the reference's bytes") {
   auto frame = encode_event_frame("news", "hi");
   REQUIRE(frame.has_value());
-  CHECK(*frame == bytes_of_hex("00 04 6e 65 77 73 00 00 00 02 68 69"));
+  CHECK(*frame == string_from_hex("00 04 6e 65 77 73 00 00 00 02 68 69"));
 }
 
 TEST_CASE("the reader decodes the reference's byte examples") {
-  auto stream = bytes_of_hex("00 04 6e 65 77 73 00 00 00 00"
-                             "00 04 6e 65 77 73 00 00 00 02 68 69");
+  auto stream = string_from_hex("00 04 6e 65 77 73 00 00 00 00"
+                                "00 04 6e 65 77 73 00 00 00 02 68 69");
   for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, stream.size()}) {
     CAPTURE(chunk);
-    auto frames = read_all(stream, chunk);
+    auto frames = read_frames<event_frame_reader>(stream, chunk);
     REQUIRE(frames.size() == 2);
     CHECK(frames[0] == event_frame{"news", ""});
     CHECK(frames[1] == event_frame{"news", "hi"});
@@ -77,7 +53,7 @@ TEST_CASE("an empty topic and binary payloads round-trip") {
   std::string payload{"\0\xff\x01 text", 8};
   auto frame = encode_event_frame("", payload);
   REQUIRE(frame.has_value());
-  auto frames = read_all(*frame, 2);
+  auto frames = read_frames<event_frame_reader>(*frame, 2);
   REQUIRE(frames.size() == 1);
   CHECK(frames[0].topic.empty());
   CHECK(frames[0].payload == payload);
@@ -89,7 +65,7 @@ TEST_CASE("the largest topic and payload are accepted") {
   auto frame = encode_event_frame(topic, payload);
   REQUIRE(frame.has_value());
   CHECK(frame->size() == event_frame_overhead + topic.size() + payload.size());
-  auto frames = read_all(*frame, 65536);
+  auto frames = read_frames<event_frame_reader>(*frame, 65536);
   REQUIRE(frames.size() == 1);
   CHECK(frames[0].topic == topic);
   CHECK(frames[0].payload.size() == max_event_payload_size);

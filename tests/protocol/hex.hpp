@@ -4,13 +4,15 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-/// Hex helpers for the golden vectors of the binary wire formats.
+/// Hex and byte-string helpers for the golden vectors of the binary wire
+/// formats.
 namespace pilot::test {
 
 /// Decodes hex digits of either case, skipping spaces. Throws
@@ -70,6 +72,21 @@ inline std::string to_hex(std::span<const std::uint8_t> bytes) {
 /// both sides of a comparison readably.
 inline std::string normalize_hex(std::string_view text) {
   return to_hex(from_hex(text));
+}
+
+/// Decodes hex text as `from_hex` does and returns the bytes as a string.
+inline std::string string_from_hex(std::string_view text) {
+  auto bytes = from_hex(text);
+  return {bytes.begin(), bytes.end()};
+}
+
+/// Returns a string of the given byte values, written as numbers or
+/// character literals.
+inline std::string byte_string(std::initializer_list<int> values) {
+  std::string out;
+  for (auto value : values)
+    out += static_cast<char>(value);
+  return out;
 }
 
 } // namespace pilot::test

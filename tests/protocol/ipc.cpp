@@ -1,24 +1,19 @@
 #include "protocol/ipc.hpp"
 
 #include "protocol/utf8.hpp"
+#include "tests/protocol/frame_reading.hpp"
+#include "tests/protocol/hex.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <initializer_list>
 #include <string>
 #include <string_view>
 
 using namespace pilot::protocol;
+using namespace pilot::test;
 
 namespace {
-
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (auto value : values)
-    out += static_cast<char>(value);
-  return out;
-}
 
 // Encodes a frame that must fit the limit.
 std::string encode_frame(ipc_command cmd, std::string_view payload) {
@@ -41,8 +36,8 @@ ipc_frame decode_one(std::string_view wire) {
 } // namespace
 
 TEST_CASE("ipc bind example matches the reference bytes") {
-  auto request = bytes({0x00, 0x00, 0x00, 0x03, 0x01, 0x03, 0xe8});
-  auto reply = bytes({0x00, 0x00, 0x00, 0x03, 0x02, 0x03, 0xe8});
+  auto request = byte_string({0x00, 0x00, 0x00, 0x03, 0x01, 0x03, 0xe8});
+  auto reply = byte_string({0x00, 0x00, 0x00, 0x03, 0x02, 0x03, 0xe8});
   CHECK(encode_frame(ipc_command::bind, encode_bind(1000)) == request);
   CHECK(encode_frame(ipc_command::bind_ok, encode_bind(1000)) == reply);
   auto frame = decode_one(request);
@@ -51,9 +46,10 @@ TEST_CASE("ipc bind example matches the reference bytes") {
 }
 
 TEST_CASE("ipc dial example matches the reference bytes") {
-  auto request = bytes({0x00, 0x00, 0x00, 0x09, 0x03, 0x00, 0x00, 0x00, 0x00,
-                        0x00, 0x05, 0x03, 0xe9});
-  auto reply = bytes({0x00, 0x00, 0x00, 0x05, 0x04, 0x00, 0x00, 0x00, 0x07});
+  auto request = byte_string({0x00, 0x00, 0x00, 0x09, 0x03, 0x00, 0x00, 0x00,
+                              0x00, 0x00, 0x05, 0x03, 0xe9});
+  auto reply
+      = byte_string({0x00, 0x00, 0x00, 0x05, 0x04, 0x00, 0x00, 0x00, 0x07});
   dial_request dial{{0, 5}, 1001};
   CHECK(encode_frame(ipc_command::dial, encode_dial(dial)) == request);
   CHECK(encode_frame(ipc_command::dial_ok, encode_conn_id(7)) == reply);
@@ -62,9 +58,9 @@ TEST_CASE("ipc dial example matches the reference bytes") {
 }
 
 TEST_CASE("ipc send and recv examples match the reference bytes") {
-  auto send = bytes(
+  auto send = byte_string(
       {0x00, 0x00, 0x00, 0x07, 0x06, 0x00, 0x00, 0x00, 0x07, 0x68, 0x69});
-  auto recv = bytes(
+  auto recv = byte_string(
       {0x00, 0x00, 0x00, 0x07, 0x07, 0x00, 0x00, 0x00, 0x07, 0x6f, 0x6b});
   CHECK(encode_frame(ipc_command::send, encode_conn_data({7, "hi"})) == send);
   CHECK(encode_frame(ipc_command::recv, encode_conn_data({7, "ok"})) == recv);
@@ -74,7 +70,8 @@ TEST_CASE("ipc send and recv examples match the reference bytes") {
 }
 
 TEST_CASE("ipc accept example matches the reference bytes") {
-  auto push = bytes({0x00, 0x00, 0x00, 0x0f, 0x05, 0x03, 0xe8, 0x00, 0x00, 0x00,
+  auto push
+      = byte_string({0x00, 0x00, 0x00, 0x0f, 0x05, 0x03, 0xe8, 0x00, 0x00, 0x00,
                      0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0xc0, 0x00});
   accept_push accept{1000, 9, {0, 9}, 49152};
   CHECK(encode_frame(ipc_command::accept, encode_accept(accept)) == push);
@@ -85,7 +82,8 @@ TEST_CASE("ipc send_to payload puts the address before the port") {
   send_to_request request{{1, 0xF2910004}, 5000, "ping"};
   auto payload = encode_send_to(request);
   CHECK(payload
-        == bytes({0x00, 0x01, 0xf2, 0x91, 0x00, 0x04, 0x13, 0x88}) + "ping");
+        == byte_string({0x00, 0x01, 0xf2, 0x91, 0x00, 0x04, 0x13, 0x88})
+               + "ping");
   CHECK(decode_send_to(payload).value() == request);
 }
 
@@ -101,19 +99,19 @@ TEST_CASE("ipc recv_from push carries both ports") {
   recv_from_push push{{0, 9}, 49153, 5000, "pong"};
   auto frame = encode_frame(ipc_command::recv_from, encode_recv_from(push));
   CHECK(frame
-        == bytes({0x00, 0x00, 0x00, 0x0f, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00,
-                  0x09, 0xc0, 0x01, 0x13, 0x88})
+        == byte_string({0x00, 0x00, 0x00, 0x0f, 0x0c, 0x00, 0x00, 0x00, 0x00,
+                        0x00, 0x09, 0xc0, 0x01, 0x13, 0x88})
                + "pong");
   CHECK(decode_recv_from(decode_one(frame).payload).value() == push);
 }
 
 TEST_CASE("ipc handshake example matches the reference bytes") {
-  auto request = bytes(
+  auto request = byte_string(
       {0x00, 0x00, 0x00, 0x08, 0x0f, 0x01, 0x00, 0x00, 0x00, 0x05, 0x68, 0x69});
   std::string json = R"({"node_id":5,"status":"sent"})";
   REQUIRE(json.size() == 29);
-  auto reply = bytes({0x00, 0x00, 0x00, 0x1e, 0x10}) + json;
-  auto payload = bytes({0x01, 0x00, 0x00, 0x00, 0x05}) + "hi";
+  auto reply = byte_string({0x00, 0x00, 0x00, 0x1e, 0x10}) + json;
+  auto payload = byte_string({0x01, 0x00, 0x00, 0x00, 0x05}) + "hi";
   CHECK(encode_frame(ipc_command::handshake, payload) == request);
   CHECK(encode_frame(ipc_command::handshake_ok, json) == reply);
   auto frame = decode_one(reply);
@@ -124,7 +122,7 @@ TEST_CASE("ipc handshake example matches the reference bytes") {
 TEST_CASE("ipc error example matches the reference bytes") {
   std::string message = "port 1000 already bound";
   REQUIRE(message.size() == 23);
-  auto wire = bytes({0x00, 0x00, 0x00, 0x1a, 0x0a, 0x00, 0x01}) + message;
+  auto wire = byte_string({0x00, 0x00, 0x00, 0x1a, 0x0a, 0x00, 0x01}) + message;
   CHECK(encode_ipc_error(message) == wire);
   auto frame = decode_one(wire);
   CHECK(frame.command == ipc_command::error);
@@ -132,7 +130,7 @@ TEST_CASE("ipc error example matches the reference bytes") {
 }
 
 TEST_CASE("ipc info example matches the reference bytes") {
-  auto request = bytes({0x00, 0x00, 0x00, 0x01, 0x0d});
+  auto request = byte_string({0x00, 0x00, 0x00, 0x01, 0x0d});
   CHECK(encode_frame(ipc_command::info, "") == request);
   auto frame = decode_one(request);
   CHECK(frame.command == ipc_command::info);
@@ -142,22 +140,11 @@ TEST_CASE("ipc info example matches the reference bytes") {
 TEST_CASE("ipc decoder waits for a frame split at every byte") {
   auto wire = encode_frame(ipc_command::set_hostname, "web")
               + encode_frame(ipc_command::info, "");
-  ipc_frame_decoder decoder;
-  std::vector<ipc_frame> frames;
-  for (char byte : wire) {
-    decoder.feed(std::string_view{&byte, 1});
-    for (;;) {
-      auto frame = decoder.next();
-      REQUIRE(frame.has_value());
-      if (!*frame)
-        break;
-      frames.push_back(std::move(**frame));
-    }
-  }
+  // Every frame is complete and no byte stays buffered.
+  auto frames = read_frames<ipc_frame_decoder>(wire, 1);
   REQUIRE(frames.size() == 2);
   CHECK(frames[0] == ipc_frame{ipc_command::set_hostname, "web"});
   CHECK(frames[1] == ipc_frame{ipc_command::info, ""});
-  CHECK(decoder.buffered() == 0);
 }
 
 TEST_CASE("ipc decoder reports a truncated frame as incomplete") {
@@ -171,7 +158,7 @@ TEST_CASE("ipc decoder reports a truncated frame as incomplete") {
 }
 
 TEST_CASE("ipc decoder skips empty frames") {
-  auto wire = bytes({0, 0, 0, 0, 0, 0, 0, 0})
+  auto wire = byte_string({0, 0, 0, 0, 0, 0, 0, 0})
               + encode_frame(ipc_command::deregister, "");
   auto frame = decode_one(wire);
   CHECK(frame.command == ipc_command::deregister);
@@ -179,7 +166,7 @@ TEST_CASE("ipc decoder skips empty frames") {
 
 TEST_CASE("ipc decoder rejects an oversize length before its body") {
   ipc_frame_decoder decoder;
-  decoder.feed(bytes({0x00, 0x10, 0x00, 0x01}));
+  decoder.feed(byte_string({0x00, 0x10, 0x00, 0x01}));
   auto frame = decoder.next();
   REQUIRE_FALSE(frame.has_value());
   CHECK(frame.error() == errc::oversized);
@@ -241,7 +228,7 @@ TEST_CASE("ipc text truncation") {
 }
 
 TEST_CASE("ipc decoder keeps unknown command bytes") {
-  auto frame = decode_one(bytes({0x00, 0x00, 0x00, 0x02, 0x7f, 0x41}));
+  auto frame = decode_one(byte_string({0x00, 0x00, 0x00, 0x02, 0x7f, 0x41}));
   CHECK(static_cast<std::uint8_t>(frame.command) == 0x7f);
   CHECK_FALSE(is_known(frame.command));
   CHECK(frame.payload == "A");
@@ -260,15 +247,15 @@ TEST_CASE("ipc command names and bytes") {
 }
 
 TEST_CASE("ipc error payload without its code is truncated") {
-  CHECK(decode_ipc_error(bytes({0x00})).error() == errc::truncated);
-  CHECK(decode_ipc_error(bytes({0x00, 0x01})).value().empty());
+  CHECK(decode_ipc_error(byte_string({0x00})).error() == errc::truncated);
+  CHECK(decode_ipc_error(byte_string({0x00, 0x01})).value().empty());
 }
 
 TEST_CASE("ipc set visibility payload") {
-  CHECK(encode_set_visibility(true) == bytes({0x01}));
-  CHECK(encode_set_visibility(false) == bytes({0x00}));
-  CHECK(decode_set_visibility(bytes({0x01})).value());
-  CHECK_FALSE(decode_set_visibility(bytes({0x02})).value());
+  CHECK(encode_set_visibility(true) == byte_string({0x01}));
+  CHECK(encode_set_visibility(false) == byte_string({0x00}));
+  CHECK(decode_set_visibility(byte_string({0x01})).value());
+  CHECK_FALSE(decode_set_visibility(byte_string({0x02})).value());
   CHECK(decode_set_visibility("").error() == errc::truncated);
 }
 
@@ -287,17 +274,18 @@ TEST_CASE("ipc set tags payload") {
 }
 
 TEST_CASE("ipc short payloads are truncated") {
-  CHECK(decode_bind(bytes({0x03})).error() == errc::truncated);
-  CHECK(decode_dial(bytes({0, 0, 0, 0, 0, 5, 3})).error() == errc::truncated);
-  CHECK(decode_conn_id(bytes({0, 0, 7})).error() == errc::truncated);
-  CHECK(decode_conn_data(bytes({0, 0, 7})).error() == errc::truncated);
+  CHECK(decode_bind(byte_string({0x03})).error() == errc::truncated);
+  CHECK(decode_dial(byte_string({0, 0, 0, 0, 0, 5, 3})).error()
+        == errc::truncated);
+  CHECK(decode_conn_id(byte_string({0, 0, 7})).error() == errc::truncated);
+  CHECK(decode_conn_data(byte_string({0, 0, 7})).error() == errc::truncated);
   CHECK(decode_accept(std::string(13, '\0')).error() == errc::truncated);
   CHECK(decode_send_to(std::string(7, '\0')).error() == errc::truncated);
   CHECK(decode_recv_from(std::string(9, '\0')).error() == errc::truncated);
 }
 
 TEST_CASE("ipc handshake request example matches the reference bytes") {
-  auto frame = bytes(
+  auto frame = byte_string(
       {0x00, 0x00, 0x00, 0x08, 0x0f, 0x01, 0x00, 0x00, 0x00, 0x05, 0x68, 0x69});
   handshake_command command{handshake_operation::send, 5, "hi"};
   CHECK(encode_ipc_frame(ipc_command::handshake,
@@ -309,23 +297,27 @@ TEST_CASE("ipc handshake request example matches the reference bytes") {
 
 TEST_CASE("ipc handshake sub-commands carry only their own arguments") {
   CHECK(encode_handshake_command({handshake_operation::pending, 9, "x"})
-        == bytes({0x04}));
+        == byte_string({0x04}));
   CHECK(encode_handshake_command({handshake_operation::revoke, 9, "x"})
-        == bytes({0x06, 0, 0, 0, 9}));
-  auto approve = decode_handshake_command(bytes({0x02, 0, 0, 0, 9, 0x41}));
+        == byte_string({0x06, 0, 0, 0, 9}));
+  auto approve
+      = decode_handshake_command(byte_string({0x02, 0, 0, 0, 9, 0x41}));
   CHECK(approve.value().node == 9);
   CHECK(approve.value().text.empty());
-  auto reject = decode_handshake_command(bytes({0x03, 0, 0, 1, 0, 0x6e, 0x6f}));
+  auto reject
+      = decode_handshake_command(byte_string({0x03, 0, 0, 1, 0, 0x6e, 0x6f}));
   CHECK(reject.value().node == 256);
   CHECK(reject.value().text == "no");
-  CHECK(decode_handshake_command(bytes({0x05})).value().operation
+  CHECK(decode_handshake_command(byte_string({0x05})).value().operation
         == handshake_operation::trusted);
 }
 
 TEST_CASE("ipc handshake payloads without a sub-command or node fail") {
   CHECK(decode_handshake_command("").error() == errc::truncated);
-  CHECK(decode_handshake_command(bytes({0x01, 0, 0, 5})).error()
+  CHECK(decode_handshake_command(byte_string({0x01, 0, 0, 5})).error()
         == errc::truncated);
-  CHECK(decode_handshake_command(bytes({0x07})).error() == errc::unknown_type);
-  CHECK(decode_handshake_command(bytes({0x00})).error() == errc::unknown_type);
+  CHECK(decode_handshake_command(byte_string({0x07})).error()
+        == errc::unknown_type);
+  CHECK(decode_handshake_command(byte_string({0x00})).error()
+        == errc::unknown_type);
 }
