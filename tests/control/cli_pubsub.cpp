@@ -1,17 +1,15 @@
 #include "control/cli_commands.hpp"
 
-#include "control/cli_args.hpp"
 #include "control/daemon_client.hpp"
 #include "protocol/event_stream.hpp"
+#include "tests/control/cli_test_support.hpp"
 #include "tests/control/control_fixture.hpp"
 #include "tests/control/scoped_env.hpp"
 #include "tests/control/stand_in_transport.hpp"
 
 #include <doctest/doctest.h>
 
-#include <iostream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 using namespace pilot;
@@ -25,11 +23,8 @@ constexpr std::uint16_t event_stream_port = 1002;
 // The control actor with stand-in transport actors, pilotctl's HOME and
 // socket pointed at it, and a second client that binds the event stream
 // port of the stand-in's node and plays the broker.
-struct cli_pubsub_fixture : cli_fixture {
+struct cli_pubsub_fixture : cli_stand_in_fixture {
   cli_pubsub_fixture() {
-    connections = sys.spawn(stand_in_connections, stats);
-    tunnel = sys.spawn(stand_in_tunnel);
-    start();
     broker.emplace(socket_path().string());
     broker->bind(event_stream_port);
   }
@@ -77,18 +72,8 @@ struct cli_pubsub_fixture : cli_fixture {
                  cli::daemon_client::clock_type::now() + 5s);
   }
 
-  std::shared_ptr<stand_in_stats> stats = std::make_shared<stand_in_stats>();
   std::optional<cli::daemon_client> broker;
 };
-
-cli::command_line command(std::vector<std::string> args) {
-  return cli::parse_command_line(args, {});
-}
-
-const boost::json::object& data_of(const cli::success& result) {
-  REQUIRE(result.data.is_object());
-  return result.data.as_object();
-}
 
 // Splits a byte stream into event frames; stops at the first error.
 std::vector<protocol::event_frame> frames_of(std::string_view bytes) {
@@ -99,14 +84,6 @@ std::vector<protocol::event_frame> frames_of(std::string_view bytes) {
     frames.push_back(std::move(**frame));
   return frames;
 }
-
-// Captures std::cout while it lives.
-struct captured_stdout {
-  captured_stdout() : old(std::cout.rdbuf(text.rdbuf())) {}
-  ~captured_stdout() { std::cout.rdbuf(old); }
-  std::ostringstream text;
-  std::streambuf* old;
-};
 
 } // namespace
 

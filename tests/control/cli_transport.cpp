@@ -1,7 +1,7 @@
 #include "control/cli_commands.hpp"
 
-#include "control/cli_args.hpp"
 #include "control/daemon_client.hpp"
+#include "tests/control/cli_test_support.hpp"
 #include "tests/control/control_fixture.hpp"
 #include "tests/control/scoped_env.hpp"
 #include "tests/control/stand_in_transport.hpp"
@@ -9,8 +9,6 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <doctest/doctest.h>
 
-#include <iostream>
-#include <sstream>
 #include <thread>
 
 using namespace pilot;
@@ -19,34 +17,15 @@ namespace cli = pilot::control::cli;
 
 namespace {
 
-// The control actor with stand-in transport actors, and pilotctl's HOME and
-// socket pointed at it.
-struct cli_transport_fixture : cli_fixture {
-  cli_transport_fixture() {
-    connections = sys.spawn(stand_in_connections, stats);
-    tunnel = sys.spawn(stand_in_tunnel);
-    start();
-  }
-
+struct cli_transport_fixture : cli_stand_in_fixture {
   // Waits until `count` clients in all have connected to the stand-in.
   void await_clients(std::uint64_t count) {
     REQUIRE(eventually([&] { return stats->clients_opened >= count; }));
   }
-
-  std::shared_ptr<stand_in_stats> stats = std::make_shared<stand_in_stats>();
 };
-
-cli::command_line command(std::vector<std::string> args) {
-  return cli::parse_command_line(args, {});
-}
 
 bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
-}
-
-const boost::json::object& data_of(const cli::success& result) {
-  REQUIRE(result.data.is_object());
-  return result.data.as_object();
 }
 
 // Sends a datagram to the stand-in's node through a client of its own.
@@ -61,14 +40,6 @@ void send_datagram(const std::filesystem::path& socket, std::uint16_t port,
   // Info returns after the SendTo was handled.
   REQUIRE(client.call(ipc_command::info, {}, 5s).has_value());
 }
-
-// Captures std::cout while it lives.
-struct captured_stdout {
-  captured_stdout() : old(std::cout.rdbuf(text.rdbuf())) {}
-  ~captured_stdout() { std::cout.rdbuf(old); }
-  std::ostringstream text;
-  std::streambuf* old;
-};
 
 } // namespace
 
