@@ -82,7 +82,7 @@ void data_frame_reader::feed(std::string_view bytes) {
   if (failed_)
     return;
   // Drop the bytes already returned before growing the buffer, so that it
-  // never holds more than the frame in progress and the new chunk.
+  // never contains more than the frame in progress and the new chunk.
   if (start_ > 0) {
     buffer_.erase(0, start_);
     start_ = 0;
@@ -106,9 +106,9 @@ result<std::optional<data_frame>> data_frame_reader::next() {
   }
   auto frame_size = data_frame_header_size + length;
   if (pending.size() < frame_size) {
-    // Once half the frame is here, reserve the rest exactly: the buffer
-    // does not double past the frame, and a length that no data follows
-    // costs nothing.
+    // Once half the frame has arrived, reserve the rest exactly. The buffer
+    // then does not double past the frame, and a length that no data
+    // follows costs no memory.
     if (pending.size() >= frame_size / 2)
       buffer_.reserve(start_ + frame_size);
     return std::optional<data_frame>{};

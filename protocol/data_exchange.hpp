@@ -13,7 +13,7 @@
 /// One connection carries any number of frames in both directions. A frame
 /// is `type u32 BE | length u32 BE | payload[length]`, with `length` at most
 /// `max_data_payload_size`. The payload of a FILE frame starts with the file
-/// name: `name_len u16 BE | name | file bytes`. The server answers every
+/// name: `name_len u16 BE | name | file bytes`. The server responds to every
 /// frame with one TEXT frame, `ACK <TYPE> <n> bytes` or
 /// `ERR <TYPE> save failed: <reason>`.
 namespace pilot::protocol {
@@ -21,15 +21,15 @@ namespace pilot::protocol {
 /// Size of a frame's header: type and length.
 inline constexpr std::size_t data_frame_header_size = 8;
 
-/// Largest payload of one frame, 16 MiB. A frame of exactly this size is
-/// valid; a larger length ends the connection.
+/// Maximum payload size of one frame, 16 MiB. A frame of exactly this size
+/// is valid, and a larger length ends the connection.
 inline constexpr std::size_t max_data_payload_size = std::size_t{1} << 24;
 
 /// Size of the name length prefix in a FILE payload.
 inline constexpr std::size_t file_name_header_size = 2;
 
-/// The frame types that the reference daemon v0.5 knows. Any other value is
-/// valid on the wire; the server acknowledges it without saving it.
+/// The frame types that the Go reference daemon v0.5 defines. Any other
+/// value is valid on the wire and is acknowledged without being saved.
 enum class data_type : std::uint32_t {
   text = 1,
   binary = 2,

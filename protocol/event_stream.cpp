@@ -41,7 +41,7 @@ result<std::string> encode_event_frame(std::string_view topic,
 }
 
 void event_frame_reader::feed(std::string_view bytes) {
-  // Drop the consumed prefix before growing, so the buffer holds at most
+  // Drop the consumed prefix before growing, so the buffer contains at most
   // the unread frames.
   if (start_ > 0) {
     buffer_.erase(0, start_);

@@ -13,10 +13,10 @@
 /// topic, a 4-byte big-endian payload length and the payload.
 namespace pilot::protocol {
 
-/// Largest topic a frame may carry, in bytes.
+/// Maximum topic size of one frame, in bytes.
 inline constexpr std::size_t max_event_topic_size = 1024;
 
-/// Largest payload a frame may carry, in bytes (16 MiB, inclusive).
+/// Maximum payload size of one frame, in bytes (16 MiB, inclusive).
 inline constexpr std::size_t max_event_payload_size = std::size_t{16} << 20;
 
 /// Size of a frame without its topic and payload.
@@ -58,7 +58,7 @@ public:
   /// `max_event_payload_size`.
   result<std::optional<event_frame>> next();
 
-  /// Returns how many received bytes wait in the reader.
+  /// Returns the number of bytes fed but not yet returned as frames.
   std::size_t buffered() const noexcept { return buffer_.size() - start_; }
 
 private:

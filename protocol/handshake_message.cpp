@@ -20,7 +20,7 @@ constexpr std::array<std::string_view, 4> type_texts{
     "handshake_revoke",
 };
 
-// Reads a string field; `null` leaves the zero value, as in Go.
+// Reads a string field. A `null` leaves the zero value, as in Go.
 bool read_string(simdjson::dom::element value, std::string& out) {
   if (value.is_null()) {
     out.clear();
@@ -34,7 +34,7 @@ bool read_string(simdjson::dom::element value, std::string& out) {
 }
 
 // Reads an integer field. simdjson types a literal with a fraction or an
-// exponent as a double, which Go's decoder refuses for integer fields too.
+// exponent as a double, which Go's decoder rejects for integer fields too.
 template <class Integer>
 bool read_integer(simdjson::dom::element value, Integer& out) {
   if (value.is_null()) {
@@ -56,7 +56,7 @@ bool read_integer(simdjson::dom::element value, Integer& out) {
   return true;
 }
 
-// Reads one key of the object; unknown keys are accepted and ignored.
+// Reads one key of the object. Unknown keys are ignored.
 bool read_field(std::string_view key, simdjson::dom::element value,
                 handshake_message& out) {
   if (key == "type")
@@ -197,7 +197,7 @@ handshake_replay_key replay_key(const handshake_message& message) {
   unsigned int size = 0;
   // SHA-256 of a memory buffer fails only when the crypto library is
   // broken. Every key is then all zero, so every message after the first is
-  // dropped as a replay: the check fails closed.
+  // dropped as a replay and the check fails closed.
   EVP_Digest(input.data(), input.size(), key.data(), &size, EVP_sha256(),
              nullptr);
   return key;

@@ -27,8 +27,9 @@ std::optional<handshake_kind> parse_handshake_kind(std::string_view type);
 /// The reason text that every revoke message carries.
 inline constexpr std::string_view revoke_reason = "trust revoked";
 
-/// The largest encoded message a peer reads: the reference decodes only the
-/// first segment of the connection, and a segment holds 4096 bytes.
+/// Maximum size of an encoded message that a peer reads. The Go reference
+/// decodes only the first segment of a connection, and a segment carries at
+/// most 4096 bytes.
 inline constexpr std::size_t max_handshake_message_size = 4096;
 
 /// One handshake message. `type` stays text so that a message of an unknown
@@ -37,10 +38,10 @@ struct handshake_message {
   std::string type;
   /// The sender's node ID.
   std::uint32_t node_id = 0;
-  /// The sender's Ed25519 public key in standard base64; empty when the
+  /// The sender's Ed25519 public key in standard base64, empty when the
   /// sender has no identity.
   std::string public_key;
-  /// The free-text reason of a request; empty for the other kinds.
+  /// The free-text reason of a request, empty for the other kinds.
   std::string justification;
   /// Standard base64 of the Ed25519 signature of
   /// `handshake:<node_id>:<receiver>`.
@@ -55,8 +56,8 @@ struct handshake_message {
 };
 
 /// Builds and signs a message from `sender` (node `from`) to node `to`.
-/// `text` is the justification of a request and the reason of a reject;
-/// a revoke always carries `revoke_reason` and an accept no text.
+/// `text` is the justification of a request and the reason of a reject.
+/// A revoke always carries `revoke_reason`, and an accept carries no text.
 result<handshake_message>
 make_handshake_message(handshake_kind kind, const identity& sender,
                        std::uint32_t from, std::uint32_t to,
@@ -84,8 +85,8 @@ bool verify_handshake_signature(const handshake_message& message,
                                 std::string_view sender_key,
                                 std::uint32_t receiver);
 
-/// The identity of a message for replay detection: the SHA-256 of its
-/// seven fields, each length-prefixed, so two messages have the same key
+/// Key that identifies a message for replay detection. It is the SHA-256 of
+/// the seven fields, each length-prefixed, so two messages have the same key
 /// exactly when all seven fields are equal.
 using handshake_replay_key = std::array<std::uint8_t, 32>;
 
