@@ -33,21 +33,21 @@ struct data_exchange_options {
   std::chrono::milliseconds sweep_interval{5'000};
   /// Deadline of each request to the connection actor.
   std::chrono::milliseconds request_timeout{10'000};
-  /// Clock of the saved names and `received_at`; the system clock when
+  /// Clock for the saved names and `received_at`, the system clock when
   /// empty.
   std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 /// Spawns the data exchange service. It registers with `connections` as the
-/// client `service_client_id(data_exchange_port)` and binds the port; when
-/// the port is bound already, it logs a warning and stays idle.
+/// client `service_client_id(data_exchange_port)` and binds the port. When
+/// the port is already bound, it logs a warning and stays idle.
 ///
 /// It saves TEXT, BINARY and JSON frames to the inbox and named FILE frames
 /// to the received folder. Once the data is on disk, it raises
-/// `message.received` or `file.received` at `events`. Every frame gets the
-/// TEXT frame `ACK <TYPE> <n> bytes` (or `ERR <TYPE> save failed:
-/// <reason>`) back. Frames of other types and FILE frames
-/// without a name are acknowledged without being saved. A frame longer
+/// `message.received` or `file.received` at `events`. It responds to every
+/// frame with the TEXT frame `ACK <TYPE> <n> bytes` (or `ERR <TYPE> save
+/// failed: <reason>`). Frames of other types and FILE frames without a name
+/// are acknowledged without being saved. A frame longer
 /// than 16 MiB closes its connection.
 ///
 /// Saving runs on the actor's thread, so a 16 MiB frame blocks that thread

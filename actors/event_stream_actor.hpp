@@ -21,19 +21,19 @@ struct event_stream_options {
   /// Bounds of the subscription table and of each subscriber's queue.
   detail::pubsub_limits limits;
   /// Maximum bytes of unfinished frames buffered over all connections.
-  /// The connection whose data passes it is closed. One frame is at most
+  /// The connection whose data exceeds it is closed. One frame is at most
   /// 16 MiB plus its topic and 6 bytes of lengths.
   std::size_t max_buffered_bytes = std::size_t{64} << 20;
   /// Deadline of the bind and close requests to the connection actor.
   std::chrono::milliseconds request_timeout{10'000};
-  /// A subscriber whose connection does not take a write into its send
+  /// A subscriber whose connection does not accept a write into its send
   /// buffer within this time is disconnected.
   std::chrono::milliseconds write_timeout{30'000};
 };
 
 /// Spawns the event stream broker. It registers with `connections` as the
-/// client `service_client_id(event_stream_port)` and binds the port; when
-/// the port is bound already, it logs a warning and stays idle.
+/// client `service_client_id(event_stream_port)` and binds the port. When
+/// the port is already bound, it logs a warning and stays idle.
 ///
 /// The first frame of a connection subscribes it to the frame's topic and
 /// raises `pubsub.subscribed`. Every later frame is a publish: it is

@@ -11,9 +11,9 @@ namespace pilot::actors {
 
 namespace {
 
-// Sends the message that an IPC frame pushed by the connection actor stands
-// for. Frames that do not decode cannot come from the connection actor and
-// are dropped.
+// Converts an IPC frame pushed by the connection actor into the matching
+// service message and sends it to `service`. Frames that do not decode
+// cannot come from the connection actor and are dropped.
 void forward_push(const stream_service_actor& service, std::string_view frame,
                   std::function<void()>& written) {
   constexpr auto header_size = protocol::ipc_frame_header_size + 1;
@@ -53,8 +53,8 @@ ipc_client make_service_client(std::uint64_t id, stream_service_actor service) {
   return {id, [service = std::move(service)](std::string frame,
                                              std::function<void()> written) {
             forward_push(service, frame, written);
-            // A frame the service never sees counts as taken at once, or
-            // its receive slot would stay held.
+            // A frame that the service never sees counts as consumed at
+            // once, or its receive window slot would stay occupied.
             if (written)
               written();
           }};

@@ -20,10 +20,10 @@ namespace pilot::actors {
 ipc_client make_service_client(std::uint64_t id, stream_service_actor service);
 
 /// Registers the service `self` with `connections` as the client
-/// `service_client_id(port)` and asks to bind `port`. The client goes away
-/// when `self` exits, which releases the port. Returns the bind request, to
-/// which the caller attaches its handlers: the bound port, or an error such
-/// as `port 1001 already bound`.
+/// `service_client_id(port)` and requests a bind of `port`. The client is
+/// removed when `self` exits, which releases the port. Returns the bind
+/// request, to which the caller attaches its handlers. The request yields
+/// the bound port or an error such as `port 1001 already bound`.
 template <class Self>
 auto open_service_port(Self* self, const connection_actor& connections,
                        std::uint16_t port, std::chrono::milliseconds timeout) {

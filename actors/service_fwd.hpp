@@ -26,7 +26,7 @@
 /// `make_service_client` (actors/service_client.hpp).
 namespace pilot::actors {
 
-/// A new connection: an inbound one on a port the service bound. The
+/// A new inbound connection on a port that the service bound. The
 /// connection's data follows as `stream_data`.
 struct stream_opened {
   std::uint16_t local_port = 0;
@@ -36,10 +36,10 @@ struct stream_opened {
 };
 
 /// In-order bytes of one connection, at most one segment. `consumed` must
-/// be called once the bytes are handled (it may be empty in tests): until
-/// then they count against the connection's receive window, so a service
-/// that falls behind slows its peer down instead of growing the daemon's
-/// memory.
+/// be called once the bytes are handled (it may be empty in tests). Until
+/// then the bytes count against the connection's receive window, so a
+/// service that falls behind slows its peer down instead of growing the
+/// daemon's memory.
 struct stream_data {
   std::uint32_t conn_id = 0;
   std::string bytes;
@@ -83,30 +83,32 @@ CAF_END_TYPE_ID_BLOCK(pilot_services)
 
 namespace pilot::actors {
 
-/// What every built-in service receives from the connection actor.
+/// Handle of a built-in service, which receives the connection actor's
+/// stream messages.
 using stream_service_actor = caf::typed_actor<caf::reacts_to<stream_opened>,
                                               caf::reacts_to<stream_data>,
                                               caf::reacts_to<stream_closed>>;
 
-/// The trust actor (port 444). Its local operations answer the JSON
-/// document of the IPC Handshake reply (0x10), or an error whose context is
-/// the reason, such as `node 5 was not trusted`; the control actor puts the
-/// operation in front (`handshake revoke: node 5 was not trusted`):
+/// Handle of the trust actor (port 444). Its local operations reply with the
+/// JSON document of the IPC Handshake reply (0x10) or with an error whose
+/// context is the reason, such as `node 5 was not trusted`. The control
+/// actor prefixes the operation (`handshake revoke: node 5 was not
+/// trusted`).
 ///
-/// - `(handshake_atom, peer, justification)`: ask `peer` for trust;
-///   `{"node_id":N,"status":"sent"}`.
-/// - `(approve_atom, peer)`: approve a pending request;
+/// - `(handshake_atom, peer, justification)` sends a trust request to
+///   `peer` and replies `{"node_id":N,"status":"sent"}`.
+/// - `(approve_atom, peer)` approves a pending request and replies
 ///   `{"node_id":N,"status":"approved"}`.
-/// - `(reject_atom, peer, reason)`: reject a pending request;
+/// - `(reject_atom, peer, reason)` rejects a pending request and replies
 ///   `{"node_id":N,"status":"rejected"}`.
-/// - `(revoke_atom, peer)`: stop trusting `peer`;
+/// - `(revoke_atom, peer)` stops trusting `peer` and replies
 ///   `{"node_id":N,"status":"revoked"}`.
-/// - `pending_atom`: `{"pending":[...]}`; `trusted_atom`:
-///   `{"trusted":[...]}`.
+/// - `pending_atom` replies `{"pending":[...]}`.
+/// - `trusted_atom` replies `{"trusted":[...]}`.
 ///
-/// It also takes the registry mailbox's contents after each poll, and the
-/// node's registration (`node_info`), after which it reports every trusted
-/// peer to the registry again.
+/// It also receives the registry mailbox's contents after each poll and the
+/// node's registration (`node_info`). After a registration it reports every
+/// trusted peer to the registry again.
 using trust_actor = stream_service_actor::extend<
     caf::replies_to<handshake_atom, std::uint32_t,
                     std::string>::with<std::string>,

@@ -25,13 +25,13 @@ using shared_frame = std::shared_ptr<const std::string>;
 struct pubsub_limits {
   /// Maximum number of connections tracked; `open` rejects more.
   std::size_t max_connections = 1024;
-  /// Writes handed to one connection and not yet accepted into its send
-  /// buffer. The rest waits in the queue.
+  /// Maximum number of writes handed to one connection and not yet accepted
+  /// into its send buffer. Further frames wait in the queue.
   std::size_t max_writes_in_flight = 4;
   /// Maximum number of frames waiting behind the writes in flight.
   std::size_t max_queued_frames = 1024;
   /// Maximum number of bytes waiting behind one subscriber's writes in
-  /// flight; one frame of the largest size fits.
+  /// flight. One frame of the largest size fits.
   std::size_t max_queued_bytes = (std::size_t{16} << 20) + 2048;
   /// Maximum number of bytes waiting over all subscribers, each shared
   /// frame counted once per subscriber it waits for.
@@ -40,12 +40,12 @@ struct pubsub_limits {
 
 /// The broker's decision for one frame and one subscriber.
 enum class delivery {
-  /// Write the frame to the subscriber now; it counts as in flight.
+  /// Write the frame to the subscriber now, and count it as in flight.
   write_now,
   /// The frame waits until a write in flight completes.
   queued,
-  /// The subscriber's queue is over its bound: close its connection. The
-  /// frame was not taken.
+  /// The subscriber's queue is over its bound, so close its connection. The
+  /// frame was not queued.
   disconnect,
 };
 
@@ -53,8 +53,8 @@ enum class delivery {
 struct pubsub_connection {
   /// The peer as `N:XXXX.XXXX.XXXX:<port>`.
   std::string remote;
-  /// The topic of the first frame, empty until it arrived. An empty topic
-  /// is a valid subscription too.
+  /// The topic of the first frame, empty until that frame arrives. An empty
+  /// topic is a valid subscription too.
   std::optional<std::string> topic;
   /// Writes handed to the connection and not yet completed.
   std::size_t in_flight = 0;
@@ -73,11 +73,11 @@ public:
   explicit pubsub_broker(pubsub_limits limits = {}) : limits_(limits) {}
 
   /// Starts tracking the connection `conn_id` from `remote`. Returns false
-  /// when `max_connections` are tracked already or the ID is in use.
+  /// when `max_connections` are already tracked or the ID is in use.
   bool open(std::uint32_t conn_id, std::string remote);
 
   /// Subscribes `conn_id` to `topic`. Returns false when the connection is
-  /// unknown or subscribed already.
+  /// unknown or already subscribed.
   bool subscribe(std::uint32_t conn_id, std::string topic);
 
   /// Returns the connection, or null when it is not tracked.
@@ -100,8 +100,8 @@ public:
   /// waits or the subscriber is gone.
   shared_frame complete_write(std::uint32_t subscriber);
 
-  /// Stops tracking the connection and drops its queue. Returns what the
-  /// broker knew of it, or nothing when it was not tracked.
+  /// Stops tracking the connection and drops its queue. Returns the
+  /// connection's last state, or nothing when it was not tracked.
   std::optional<pubsub_connection> close(std::uint32_t conn_id);
 
   /// Returns the number of connections tracked.

@@ -22,8 +22,8 @@ std::string_view cut_utf8(std::string_view text, std::size_t size) {
   return text.substr(0, size);
 }
 
-// Returns the final path element of `name`, as Go's `filepath.Base` finds
-// it: trailing slashes are ignored.
+// Returns the final path element of `name` as Go's `filepath.Base` does,
+// ignoring trailing slashes.
 std::string_view final_element(std::string_view name) {
   while (!name.empty() && name.back() == '/')
     name.remove_suffix(1);

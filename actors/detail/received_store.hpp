@@ -13,7 +13,7 @@ namespace pilot::actors::detail {
 
 /// Maximum size of a safe file name in bytes, extension included. With the `-`
 /// and timestamp (20 bytes) and a collision suffix of up to 5 bytes, a saved
-/// name stays within the 255 bytes that Linux filesystems take.
+/// name stays within the 255 bytes that Linux filesystems allow.
 inline constexpr std::size_t max_safe_name_size = 200;
 
 /// Maximum size in bytes of an extension that a cut name keeps whole.
@@ -47,8 +47,8 @@ struct saved_file {
 /// messages to `inbox/<TYPE>-<YYYYMMDD-HHMMSS.mmm>.json` and files to
 /// `received/<base>-<YYYYMMDD-HHMMSS.mmm><ext>`, in local time. Each file
 /// is 0600, written completely before it appears, and never replaces an
-/// earlier one: a name taken already gets `-1`, `-2`, ... before its
-/// extension. Missing folders are created with mode 0700.
+/// earlier one. A name that is already taken gets `-1`, `-2`, ... before
+/// its extension. Missing folders are created with mode 0700.
 ///
 /// Each save writes and flushes up to 16 MiB to disk, so it blocks the
 /// calling thread for that long.
@@ -56,12 +56,12 @@ class received_store {
 public:
   using clock_type = std::chrono::system_clock;
 
-  /// Saves below `data_dir`, which is made absolute. `now` (the system
-  /// clock when empty) stamps the names and `received_at`.
+  /// Creates a store below `data_dir`, which is made absolute. `now` (the
+  /// system clock when empty) stamps the names and `received_at`.
   explicit received_store(std::filesystem::path data_dir,
                           std::function<clock_type::time_point()> now = {});
 
-  /// Saves one message as the reference's inbox JSON object: `bytes`,
+  /// Saves one message as the Go reference's inbox JSON object: `bytes`,
   /// `data` (the payload as a string, with each byte that is not UTF-8 as
   /// U+FFFD), `from`, `received_at` and `type`, keys sorted as Go writes
   /// them. A `BINARY` message also gets `data_base64`, the payload in

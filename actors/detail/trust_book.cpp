@@ -24,7 +24,7 @@ std::string node_text(std::uint32_t peer) {
   return "node " + std::to_string(peer);
 }
 
-// Answers a request the way it came: on port 444, or through the mailbox.
+// Accepts a request by the path it came: port 444 or the registry mailbox.
 void answer_accept(trust_actions& out, handshake_source source,
                    std::uint32_t peer) {
   if (source == handshake_source::direct)
@@ -117,7 +117,7 @@ trust_actions trust_book::on_request(handshake_source source,
                                      std::uint16_t shared_network,
                                      system_clock::time_point now) {
   protocol::handshake_received received{peer, justification};
-  // A trusted peer asks again, for example after losing its state.
+  // A trusted peer requests trust again, for example after a state loss.
   if (auto i = records_.trusted.find(peer); i != records_.trusted.end()) {
     trust_actions out;
     out.events.emplace_back(std::move(received));
@@ -128,7 +128,7 @@ trust_actions trust_book::on_request(handshake_source source,
     }
     return out;
   }
-  // Crossed requests, or one of our network: trust at once.
+  // Trust at once when the requests crossed or a network is shared.
   auto mutual = records_.outgoing.contains(peer);
   if (mutual || shared_network != 0) {
     if (records_.trusted.size() >= limits_.max_trusted) {
@@ -237,12 +237,12 @@ trust_actions trust_book::send_request(std::uint32_t self, std::uint32_t peer,
                                        system_clock::time_point now) {
   trust_actions out;
   if (peer == self) {
-    out.error = "" + node_text(peer) + " is this node itself";
+    out.error = node_text(peer) + " is this node itself";
     return out;
   }
   if (records_.trusted.contains(peer))
     return out;
-  // Make room by dropping our oldest request; its late accept is then
+  // Make room by dropping our oldest request. Its late accept is then
   // ignored, which fails safe.
   if (!records_.outgoing.contains(peer)
       && records_.outgoing.size() >= limits_.max_outgoing) {
@@ -272,10 +272,11 @@ trust_actions trust_book::approve(std::uint32_t peer,
   if (existing == records_.trusted.end()
       && records_.trusted.size() >= limits_.max_trusted) {
     out.error = "the trust list is full (" + std::to_string(limits_.max_trusted)
-                + " peers); revoke a peer first";
+                + " peers), so revoke a peer first";
     return out;
   }
-  // A peer trusted already keeps its entry; only the request goes.
+  // A peer that is already trusted keeps its entry, and only the request
+  // is removed.
   trusted_peer entry{std::move(i->second.public_key), whole_seconds(now), false,
                      0};
   if (existing != records_.trusted.end()) {
@@ -308,7 +309,7 @@ trust_actions trust_book::reject(std::uint32_t peer, std::string reason) {
 trust_actions trust_book::revoke(std::uint32_t peer) {
   trust_actions out;
   if (records_.trusted.erase(peer) == 0) {
-    out.error = "" + node_text(peer) + " was not trusted";
+    out.error = node_text(peer) + " was not trusted";
     return out;
   }
   records_.pending.erase(peer);

@@ -28,12 +28,12 @@ inline constexpr trust_time zero_trust_time{
 
 /// A peer this node trusts.
 struct trusted_peer {
-  /// The peer's Ed25519 key in standard base64; empty when unknown.
+  /// The peer's Ed25519 key in standard base64, empty when unknown.
   std::string public_key;
   trust_time approved_at = zero_trust_time;
-  /// Both sides asked: the trust came from an accept or a crossed request.
+  /// Whether both sides requested trust (an accept or crossed requests).
   bool mutual = false;
-  /// The shared network of a same-network approval; 0 otherwise.
+  /// The shared network of a same-network approval, 0 otherwise.
   std::uint16_t network = 0;
 
   friend bool operator==(const trusted_peer&, const trusted_peer&) = default;
@@ -53,7 +53,7 @@ struct pending_request {
 struct trust_records {
   std::map<std::uint32_t, trusted_peer> trusted;
   std::map<std::uint32_t, pending_request> pending;
-  /// Our own requests that no answer has settled yet, by peer, with the
+  /// Our own requests that no response has settled yet, by peer, with the
   /// time each was sent. Only these peers may make us trust them by an
   /// accept.
   std::map<std::uint32_t, trust_time> outgoing;
@@ -63,18 +63,20 @@ struct trust_records {
 
 /// Bounds of the tables and the accepted message ages.
 struct trust_limits {
-  /// Beyond it, approvals fail and auto-approvals are dropped.
+  /// Maximum number of trusted peers. Beyond it, approvals fail and
+  /// auto-approvals are dropped.
   std::size_t max_trusted = 4096;
-  /// Beyond it, requests from new peers are dropped, so the requests
-  /// already waiting are never pushed out by a flood.
+  /// Maximum number of pending requests. Beyond it, requests from new peers
+  /// are dropped, so a flood never pushes out the requests already waiting.
   std::size_t max_pending = 1024;
-  /// Beyond it, a new request of ours replaces our oldest one, which can
-  /// then no longer be accepted.
+  /// Maximum number of our own unsettled requests. Beyond it, a new request
+  /// of ours replaces our oldest one, which can then no longer be accepted.
   std::size_t max_outgoing = 1024;
-  /// Beyond it, messages are dropped until old entries expire: forgetting
-  /// an entry early would let its message be replayed.
+  /// Maximum number of replay cache entries. Beyond it, messages are dropped
+  /// until old entries expire, because forgetting an entry early would let
+  /// its message be replayed.
   std::size_t max_replay = 8192;
-  /// How long a seen message stays in the replay cache. It must exceed
+  /// Lifetime of a replay cache entry. It must exceed
   /// `max_age + max_skew`, after which the age check stops a replay.
   std::chrono::seconds replay_lifetime{600};
   /// Messages older than this are rejected.
@@ -83,7 +85,7 @@ struct trust_limits {
   std::chrono::seconds max_skew{30};
 };
 
-/// Where an incoming request or answer came from.
+/// Source of an incoming request or response.
 enum class handshake_source {
   /// A message on port 444, signed by the sender.
   direct,
@@ -98,15 +100,15 @@ struct outbound_handshake {
   protocol::handshake_kind kind = protocol::handshake_kind::request;
   /// The justification of a request or the reason of a reject.
   std::string text;
-  /// On a failed dial, leave the request in the peer's registry mailbox
-  /// instead.
+  /// Whether a failed direct send (dial or write) leaves the request in the
+  /// peer's registry mailbox instead.
   bool relay_on_failure = false;
 
   friend bool operator==(const outbound_handshake&, const outbound_handshake&)
       = default;
 };
 
-/// An answer to leave in a requester's registry mailbox
+/// A response to leave in a requester's registry mailbox
 /// (`respond_handshake`).
 struct relay_answer {
   std::uint32_t peer = 0;
@@ -115,7 +117,7 @@ struct relay_answer {
   friend bool operator==(const relay_answer&, const relay_answer&) = default;
 };
 
-/// What the trust actor does after one decision, in this order:
+/// Actions the trust actor carries out after one decision, in this order:
 /// 1. raise `events`, and save trust.json when `save` is set;
 /// 2. send `report_trust` and `relay_answers` to the registry;
 /// 3. once those are answered, send `messages`, so that a private peer can
@@ -131,13 +133,12 @@ struct trust_actions {
   std::vector<outbound_handshake> messages;
   std::vector<std::uint32_t> revoke_trust;
   std::optional<std::uint32_t> forget_tunnel;
-  /// Why a local operation failed, such as `node 5 was not trusted`; the
-  /// IPC error text puts the operation (`handshake revoke: `) in front.
-  /// Empty on success.
-  /// A failed operation changes nothing.
+  /// Reason a local operation failed, such as `node 5 was not trusted`,
+  /// empty on success. The IPC error text prefixes the operation
+  /// (`handshake revoke: `). A failed operation changes nothing.
   std::string error;
-  /// Why an incoming message or mailbox item was dropped or only partly
-  /// handled, for the log; empty otherwise.
+  /// Reason an incoming message or mailbox item was dropped or only partly
+  /// handled, for the log. Empty otherwise.
   std::string note;
 };
 
@@ -151,7 +152,7 @@ public:
   const trust_records& records() const noexcept { return records_; }
 
   /// Replaces the tables with those of a loaded file. Tables larger than
-  /// the limits are kept whole; they only stop growing.
+  /// the limits are kept whole and only stop growing.
   void load(trust_records records);
 
   /// Returns whether `peer` is trusted.
@@ -166,9 +167,9 @@ public:
 
   // -- validation of port-444 messages ---------------------------------------
 
-  /// Returns why `message` must be dropped before anything else is checked:
-  /// it is too old, dated too far ahead, or a replay. Empty when it may
-  /// proceed. Expired replay entries are removed first.
+  /// Returns the reason to drop `message` before anything else is checked
+  /// (too old, dated too far ahead, or a replay), or an empty string when it
+  /// may proceed. Expired replay entries are removed first.
   std::string check_fresh(const protocol::handshake_message& message,
                           std::chrono::system_clock::time_point now);
 
@@ -182,48 +183,49 @@ public:
 
   // -- incoming requests and answers -----------------------------------------
 
-  /// Decides a trust request from `peer` with the key the registry holds
+  /// Decides a trust request from `peer` with the key the registry stores
   /// for it. `shared_network` is the first non-zero network of both nodes,
   /// or 0. Raises `handshake.received`, then accepts a trusted peer again,
-  /// trusts a peer we asked too (`mutual`) or one of our network
+  /// trusts a peer that we also sent a request (`mutual`) or one of our network
   /// (`same_network`), or keeps the request pending.
   trust_actions on_request(handshake_source source, std::uint32_t peer,
                            std::string public_key, std::string justification,
                            std::uint16_t shared_network,
                            std::chrono::system_clock::time_point now);
 
-  /// Decides an accept from `peer`: trusted (mutual) only when we asked it.
+  /// Decides an accept from `peer`, which becomes trusted (mutual) only when
+  /// we sent it a request.
   trust_actions on_accept(handshake_source source, std::uint32_t peer,
                           std::string public_key,
                           std::chrono::system_clock::time_point now);
 
-  /// Decides a reject from `peer`: our request to it is settled.
+  /// Decides a reject from `peer`, which settles our request to it.
   trust_actions on_reject(std::uint32_t peer, std::string_view reason);
 
   /// Decides a revoke from `peer`. Only a peer we trusted raises
-  /// `trust.revoked_by_peer`; any state about the peer is removed.
+  /// `trust.revoked_by_peer`. Any state about the peer is removed.
   trust_actions on_revoke(std::uint32_t peer);
 
   // -- local operations ------------------------------------------------------
 
-  /// Asks `peer` for trust. Does nothing for a trusted peer; fails for this
-  /// node itself (`self`).
+  /// Sends a trust request to `peer`. Does nothing for a trusted peer and
+  /// fails for this node itself (`self`).
   trust_actions send_request(std::uint32_t self, std::uint32_t peer,
                              std::string justification,
                              std::chrono::system_clock::time_point now);
 
-  /// Trusts a peer whose request is pending; fails when none is.
+  /// Trusts a peer whose request is pending, and fails when none is.
   trust_actions approve(std::uint32_t peer,
                         std::chrono::system_clock::time_point now);
 
-  /// Rejects a pending request; fails when none is.
+  /// Rejects a pending request, and fails when none is.
   trust_actions reject(std::uint32_t peer, std::string reason);
 
-  /// Stops trusting `peer`; fails when it is not trusted.
+  /// Stops trusting `peer`, and fails when it is not trusted.
   trust_actions revoke(std::uint32_t peer);
 
   /// Fills in the key of a trusted peer whose key is still empty. Returns
-  /// whether it changed.
+  /// whether the key changed.
   bool backfill_key(std::uint32_t peer, const std::string& public_key);
 
 private:

@@ -19,8 +19,9 @@ namespace pilot::actors::detail {
 
 namespace {
 
-/// The largest trust file read. The default limits give files of a few
-/// MiB; anything far larger is not a trust file.
+/// Maximum size of a trust file that is read. The default limits allow
+/// files of a few MiB (an estimate), so anything far larger is not a trust
+/// file.
 constexpr std::uintmax_t max_trust_file_size = 64 * 1024 * 1024;
 
 // -- writing ------------------------------------------------------------------

@@ -13,15 +13,17 @@
 /// load the other's file.
 namespace pilot::actors::detail {
 
-/// Formats `records` as Go's `json.MarshalIndent` with 2 spaces writes the
-/// reference's file, without a trailing newline:
+/// Formats `records` as the Go reference writes its file with
+/// `json.MarshalIndent` and 2 spaces, without a trailing newline.
 /// - `trusted`: objects of node_id, public_key, approved_at, mutual, and
-///   network when not 0; `null` when there are none;
+///   network when not 0, or `null` when there are none.
 /// - `pending`: objects of node_id, public_key and justification (each
-///   left out when empty), received_at; the key is left out when empty;
-/// - `outgoing` (ours; the reference ignores unknown keys): objects of
-///   node_id and sent_at; left out when empty.
-/// Times are RFC 3339 in local time with whole seconds; the zero time is
+///   left out when empty) and received_at. The key is left out when there
+///   are none.
+/// - `outgoing`: objects of node_id and sent_at, left out when there are
+///   none. Only this implementation writes it, and the reference ignores
+///   it as an unknown key.
+/// Times are RFC 3339 in local time with whole seconds, and the zero time is
 /// `0001-01-01T00:00:00Z`. Entries are ordered by node ID.
 std::string to_trust_file_json(const trust_records& records);
 
@@ -38,7 +40,7 @@ struct trust_file_load {
   trust_records records;
   /// Whether a file exists at the path.
   bool found = false;
-  /// Why the file could not be read or parsed; empty on success. The
+  /// Reason the file could not be read or parsed, empty on success. The
   /// records are then empty and the file must not be overwritten.
   std::string error;
 };
