@@ -65,7 +65,7 @@ std::string read_ack(daemon_client& daemon, std::uint32_t conn_id,
       throw error{code::timeout,
                   "no acknowledgement within "
                       + protocol::format_duration(timeout)
-                      + "; the data may or may not have been saved",
+                      + ", so the data may or may not have been saved",
                   "increase --timeout for large transfers"};
     if (data->eof)
       throw error{code::connection_failed,
@@ -118,7 +118,7 @@ std::string encoded_frame(protocol::data_type type, std::string_view payload) {
   if (!frame)
     throw error{code::invalid_argument,
                 "the data is " + std::to_string(payload.size())
-                    + " bytes; one frame carries at most 16777216 bytes"};
+                    + " bytes, but one frame carries at most 16777216 bytes"};
   return *frame;
 }
 
@@ -132,8 +132,8 @@ std::string read_whole_file(const fs::path& path) {
   if (size > protocol::max_data_payload_size)
     throw error{code::invalid_argument,
                 escape_control(path.string()) + " is " + std::to_string(size)
-                    + " bytes; a file is sent in one frame of at most "
-                      "16777216 bytes with its name"};
+                    + " bytes, but a file and its name must fit in one "
+                      "frame of at most 16777216 bytes"};
   std::ifstream in{path, std::ios::binary};
   if (!in)
     throw error{code::invalid_argument,
@@ -144,7 +144,7 @@ std::string read_whole_file(const fs::path& path) {
 // -- saved data ---------------------------------------------------------------
 
 // Returns the folder `name` of the running daemon's data directory (its
-// `--data-dir`), or of ~/.pilot when no daemon answers.
+// `--data-dir`), or of ~/.pilot when no daemon responds.
 fs::path data_folder(const command_line& cmd, std::string_view name) {
   if (auto info = query_daemon_info(configured_socket(cmd), probe_timeout))
     if (auto dir = string_member(*info, "data_dir"); !dir.empty())
@@ -153,7 +153,7 @@ fs::path data_folder(const command_line& cmd, std::string_view name) {
 }
 
 // Returns the regular files of `dir` sorted by name, skipping names that
-// start with a dot (the service's files being written).
+// start with a dot (files that the service is still writing).
 std::vector<fs::path> saved_files(const fs::path& dir,
                                   std::string_view extension = {}) {
   std::vector<fs::path> files;
@@ -171,7 +171,7 @@ std::vector<fs::path> saved_files(const fs::path& dir,
   return files;
 }
 
-// Removes the listed files and returns how many went.
+// Removes the listed files and returns the number removed.
 std::size_t remove_files(const std::vector<fs::path>& files) {
   std::size_t removed = 0;
   for (const auto& file : files) {
@@ -194,9 +194,9 @@ std::string rfc3339_utc(fs::file_time_type time) {
   return {text, size};
 }
 
-success cleared_result(std::size_t cleared, std::string_view what) {
+success cleared_result(std::size_t cleared, std::string_view items) {
   return {boost::json::object{{"cleared", cleared}},
-          "cleared " + std::to_string(cleared) + " " + std::string{what}};
+          "cleared " + std::to_string(cleared) + " " + std::string{items}};
 }
 
 std::string message_line(const boost::json::value& message) {
@@ -250,7 +250,9 @@ success run_send_file(const command_line& cmd) {
   auto content = read_whole_file(path);
   auto payload = protocol::encode_file_payload(filename, content);
   if (!payload)
-    throw error{code::invalid_argument, "the file name exceeds 65535 bytes"};
+    throw error{code::invalid_argument,
+                "the file name is " + std::to_string(filename.size())
+                    + " bytes, more than the maximum of 65535"};
   auto frame = encoded_frame(protocol::data_type::file, *payload);
   daemon_client daemon{configured_socket(cmd)};
   protocol::address target;

@@ -27,7 +27,7 @@ constexpr std::uint16_t event_stream_port = 1002;
 /// Deadline of dialing and sending when `--timeout` is not given.
 constexpr std::chrono::seconds default_timeout{30};
 
-/// Slice of an unbounded `subscribe`, which waits in slices of this length.
+/// Length of each wait of an unbounded `subscribe`.
 constexpr std::chrono::minutes subscribe_slice{1};
 
 // Returns one encoded frame, or throws `invalid_argument` when the topic or
@@ -38,10 +38,11 @@ std::string encoded_event(std::string_view topic, std::string_view payload) {
     throw error{code::invalid_argument,
                 "the topic is " + std::to_string(topic.size())
                     + " bytes and the data " + std::to_string(payload.size())
-                    + " bytes; a topic carries at most "
+                    + " bytes, but a topic carries at most "
                     + std::to_string(protocol::max_event_topic_size)
                     + " bytes and the data at most "
-                    + std::to_string(protocol::max_event_payload_size)};
+                    + std::to_string(protocol::max_event_payload_size)
+                    + " bytes"};
   return *frame;
 }
 
@@ -104,8 +105,8 @@ public:
   event_receiver(daemon_client& daemon, std::uint32_t conn_id)
       : daemon_(daemon), conn_id_(conn_id) {}
 
-  /// Returns the next event, nothing when `deadline` passes first, or the
-  /// reason why the stream ended.
+  /// Returns the next event, or nothing when `deadline` passes first or the
+  /// stream ends. When the stream ends, `end` receives the reason.
   std::optional<protocol::event_frame> next(clock_type::time_point deadline,
                                             std::optional<stream_end>& end) {
     for (;;) {
@@ -135,8 +136,8 @@ private:
   protocol::event_frame_reader reader_;
 };
 
-// Runs a subscription until `count` events (0 for no limit) arrived or the
-// deadline passed. Returns the `subscribe` result.
+// Runs a subscription until `count` events (0 for no limit) have arrived
+// or the deadline has passed. Returns the `subscribe` result.
 success collect_events(const command_line& cmd, event_receiver& receiver,
                        std::uint64_t count,
                        std::optional<clock_type::time_point> deadline) {
@@ -196,7 +197,7 @@ success run_publish(const command_line& cmd) {
   daemon_client daemon{configured_socket(cmd)};
   auto target = resolve_target(daemon, cmd, cmd.positional(1));
   auto conn_id = dial_event_stream(daemon, target, timeout);
-  // The first frame subscribes the connection, the second publishes; the
+  // The first frame subscribes the connection and the second publishes. The
   // broker never sends a publish back to its sender.
   send_all(daemon, conn_id, frames, clock_type::now() + timeout);
   daemon.close(conn_id);
