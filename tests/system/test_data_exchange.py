@@ -11,7 +11,7 @@ import os
 import stat
 import struct
 
-from harness import Node, Receiver, run, wait_until
+from harness import run, wait_until
 from test_transport import with_world
 
 MIB = 1 << 20
@@ -228,19 +228,12 @@ def test_same_name_twice_is_kept_twice(world):
 @with_world(beacon=True)
 def test_disabled_service_fails_cleanly(world):
     a = world.peer()
-    b_receiver = Receiver()
-    b = Node(world.registry, world.beacon)
-    daemon = b.start_daemon("--no-dataexchange", webhook=b_receiver.url,
-                            public=True)
-    try:
-        check_disabled_service(a, b, b_receiver)
-    finally:
-        assert daemon.stop() == 0, daemon.log()
-        b_receiver.close()
+    b = world.peer(extra_args=("--no-dataexchange",))
+    check_disabled_service(a, b)
 
 
-def check_disabled_service(a, b, b_receiver):
-    b_address = b.wait_registered()["address"]
+def check_disabled_service(a, b):
+    b_address = b.address
     path = os.path.join(a.node.home, "note.txt")
     with open(path, "wb") as f:
         f.write(b"note")
@@ -252,8 +245,8 @@ def check_disabled_service(a, b, b_receiver):
     code, out = a.node.pilotctl("send-message", b_address, "--data", "x")
     assert code == 1, out
     assert out["code"] == "connection_failed", out
-    assert not os.path.exists(os.path.join(b.home, ".pilot", "received"))
-    assert events_of(b_receiver, "file.received") == []
+    assert not os.path.exists(os.path.join(b.node.home, ".pilot", "received"))
+    assert events_of(b.receiver, "file.received") == []
 
 
 if __name__ == "__main__":

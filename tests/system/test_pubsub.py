@@ -11,8 +11,7 @@ import struct
 import subprocess
 import time
 
-from harness import (Node, Receiver, binary, finish_pilotctl, run,
-                     wait_until)
+from harness import Receiver, binary, finish_pilotctl, run, wait_until
 from test_transport import with_world
 
 PORT = 1002
@@ -371,26 +370,18 @@ def test_large_event_and_text_output(world):
 @with_world(beacon=True)
 def test_disabled_service_fails_cleanly(world):
     a = world.peer()
-    b_receiver = Receiver()
-    b = Node(world.registry, world.beacon)
-    daemon = b.start_daemon("--no-eventstream", webhook=b_receiver.url,
-                            public=True)
-    try:
-        b_address = b.wait_registered()["address"]
-        code, out = a.node.pilotctl("publish", b_address, "news", "--data",
-                                    "x", "--timeout", "20s")
-        assert code == 1, out
-        assert out["status"] == "error", out
-        assert out["code"] == "connection_failed", out
-        assert "1002" in out["message"], out
-        code, out = a.node.pilotctl("subscribe", b_address, "news",
-                                    "--timeout", "20s")
-        assert code == 1, out
-        assert out["code"] == "connection_failed", out
-        b_receiver.assert_no_event("pubsub.subscribed", within=0.2)
-    finally:
-        assert daemon.stop() == 0, daemon.log()
-        b_receiver.close()
+    b = world.peer(extra_args=("--no-eventstream",))
+    code, out = a.node.pilotctl("publish", b.address, "news", "--data", "x",
+                                "--timeout", "20s")
+    assert code == 1, out
+    assert out["status"] == "error", out
+    assert out["code"] == "connection_failed", out
+    assert "1002" in out["message"], out
+    code, out = a.node.pilotctl("subscribe", b.address, "news", "--timeout",
+                                "20s")
+    assert code == 1, out
+    assert out["code"] == "connection_failed", out
+    b.receiver.assert_no_event("pubsub.subscribed", within=0.2)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,15 @@ def wait_trusted(peer, peer_id, timeout=30):
                       what=f"trust in node {peer_id}")
 
 
+def approve_request(a, b, justification="hi"):
+    """Make A request trust from B and B approve it, then wait until A
+    trusts B."""
+    a.node.ok("handshake", str(b.node_id), justification)
+    wait_event(b, "handshake.pending", a.node_id, justification=justification)
+    b.node.ok("approve", str(a.node_id))
+    wait_trusted(a, b.node_id)
+
+
 def check_trusted_entry(entry, peer_id, mutual):
     assert set(entry) >= {"node_id", "mutual", "network", "public_key",
                           "approved_at"}, entry
@@ -125,10 +134,7 @@ def test_crossed_requests_approve_each_other(world):
 @with_world(beacon=True)
 def test_revoke_reaches_the_peer(world):
     a, b = world.peer(), world.peer()
-    a.node.ok("handshake", str(b.node_id), "hi")
-    wait_event(b, "handshake.pending", a.node_id, justification="hi")
-    b.node.ok("approve", str(a.node_id))
-    wait_trusted(a, b.node_id)
+    approve_request(a, b)
     a.node.ok("untrust", str(b.node_id))
     wait_event(a, "trust.revoked", b.node_id)
     wait_event(b, "trust.revoked_by_peer", a.node_id)
@@ -144,10 +150,7 @@ def test_revoke_reaches_the_peer(world):
 @with_world(beacon=True)
 def test_revoke_by_the_approver(world):
     a, b = world.peer(), world.peer()
-    a.node.ok("handshake", str(b.node_id), "hi")
-    wait_event(b, "handshake.pending", a.node_id, justification="hi")
-    b.node.ok("approve", str(a.node_id))
-    wait_trusted(a, b.node_id)
+    approve_request(a, b)
     b.node.ok("untrust", str(a.node_id))
     wait_event(b, "trust.revoked", a.node_id)
     wait_event(a, "trust.revoked_by_peer", b.node_id)
