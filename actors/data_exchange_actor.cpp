@@ -1,5 +1,6 @@
 #include "actors/data_exchange_actor.hpp"
 
+#include "actors/detail/frame_budget.hpp"
 #include "actors/detail/received_store.hpp"
 #include "actors/error.hpp"
 #include "actors/log.hpp"
@@ -34,10 +35,10 @@ struct data_connection {
   protocol::data_frame_reader reader;
   /// The remote address without a port, as events and the inbox show it.
   std::string from;
-  /// Order of opening; the highest is the newest connection.
-  std::uint64_t sequence = 0;
-  /// When the connection last delivered bytes.
+  /// Time the connection last delivered bytes.
   time_point last_data;
+  /// Time the first bytes of the unfinished frame arrived.
+  time_point frame_started;
 };
 
 struct data_exchange_state {
@@ -48,7 +49,6 @@ struct data_exchange_state {
   connection_actor connections;
   event_sink_actor events;
   std::map<std::uint32_t, data_connection> conns;
-  std::uint64_t next_sequence = 0;
   /// Bytes of unfinished frames over all connections.
   std::size_t buffered = 0;
   std::uint64_t oversize_frames = 0;
@@ -205,31 +205,34 @@ bool drain_frames(self_pointer self, std::uint32_t conn_id,
     if (!*frame)
       return true;
     handle_frame(self, conn_id, conn, **frame);
+    // Whatever the reader holds now belongs to the next frame.
+    conn.frame_started = conn.last_data;
   }
 }
 
-// Closes the newest connections that buffer a frame until the buffered
-// bytes fit the limit again.
+// Closes the connections whose frames arrive slowest until the buffered
+// bytes fit the limit again, so that a sender trickling bytes to hold
+// buffer space cannot make others' frames fail.
 void enforce_buffer_limit(self_pointer self) {
   auto& st = self->state;
+  auto now = self->clock().now();
   while (st.buffered > st.options.max_buffered_bytes) {
-    auto newest = st.conns.end();
-    for (auto i = st.conns.begin(); i != st.conns.end(); ++i)
-      if (i->second.reader.in_frame()
-          && (newest == st.conns.end()
-              || i->second.sequence > newest->second.sequence))
-        newest = i;
-    if (newest == st.conns.end())
+    std::vector<detail::unfinished_frame> frames;
+    for (const auto& [id, conn] : st.conns)
+      if (conn.reader.in_frame())
+        frames.push_back({id, conn.reader.buffered(), conn.frame_started});
+    auto slowest = detail::slowest_frame(frames, now);
+    if (!slowest)
       return;
     ++st.overload_closes;
     log::warn(log_component, "buffer-full",
-              "closing the newest connection: unfinished frames exceed the "
-              "buffer limit",
-              {{"conn_id", std::to_string(newest->first)},
-               {"from", newest->second.from},
+              "closing the connection whose frame arrives slowest because "
+              "unfinished frames exceed the buffer limit",
+              {{"conn_id", std::to_string(*slowest)},
+               {"from", st.conns.at(*slowest).from},
                {"buffered", std::to_string(st.buffered)},
                {"limit", std::to_string(st.options.max_buffered_bytes)}});
-    close_connection(self, newest->first);
+    close_connection(self, *slowest);
   }
 }
 
@@ -241,7 +244,6 @@ void on_opened(self_pointer self, const stream_opened& opened) {
     return;
   data_connection conn;
   conn.from = protocol::to_string(opened.remote);
-  conn.sequence = st.next_sequence++;
   conn.last_data = self->clock().now();
   st.conns.insert_or_assign(opened.conn_id, std::move(conn));
 }
@@ -255,13 +257,15 @@ void on_data(self_pointer self, stream_data& data) {
     return;
   }
   auto& conn = i->second;
+  conn.last_data = self->clock().now();
+  if (!conn.reader.in_frame())
+    conn.frame_started = conn.last_data;
   conn.reader.feed(data.bytes);
   st.buffered += data.bytes.size();
   // The bytes are in the frame buffer, which `max_buffered_bytes` bounds,
   // so the receive window may open again.
   if (data.consumed)
     data.consumed();
-  conn.last_data = self->clock().now();
   if (drain_frames(self, data.conn_id, conn))
     enforce_buffer_limit(self);
 }
@@ -318,7 +322,8 @@ void start(self_pointer self) {
           },
           [](caf::error& err) {
             log::warn(log_component, "port-unavailable",
-                      "data exchange service not started",
+                      "data exchange service not started because its port "
+                      "cannot be bound",
                       {{"port", std::to_string(data_exchange_port)},
                        {"error", error_text(err)}});
           });

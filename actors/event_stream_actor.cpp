@@ -1,5 +1,6 @@
 #include "actors/event_stream_actor.hpp"
 
+#include "actors/detail/frame_budget.hpp"
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/service_client.hpp"
@@ -36,6 +37,8 @@ struct event_stream_state {
   detail::pubsub_broker broker;
   /// The frame reader of each connection the broker tracks.
   std::unordered_map<std::uint32_t, protocol::event_frame_reader> readers;
+  /// When the unfinished frame of each reader began.
+  std::unordered_map<std::uint32_t, caf::actor_clock::time_point> frame_starts;
   /// Bytes of unfinished frames over all readers.
   std::size_t buffered = 0;
   std::uint64_t malformed_frames = 0;
@@ -76,6 +79,7 @@ bool forget(self_pointer self, std::uint32_t conn_id) {
     st.buffered -= i->second.buffered();
     st.readers.erase(i);
   }
+  st.frame_starts.erase(conn_id);
   auto closed = st.broker.close(conn_id);
   if (!closed)
     return false;
@@ -90,7 +94,7 @@ bool forget(self_pointer self, std::uint32_t conn_id) {
   return true;
 }
 
-// Forgets a connection and asks the connection actor to close it.
+// Forgets a connection and requests the connection actor to close it.
 void disconnect(self_pointer self, std::uint32_t conn_id) {
   if (forget(self, conn_id))
     request_close(self, conn_id);
@@ -173,7 +177,7 @@ void handle_frame(self_pointer self, std::uint32_t conn_id,
     publish(self, conn_id, entry->remote, frame);
     return;
   }
-  // The first frame subscribes; its payload carries nothing.
+  // The first frame subscribes, and its payload is ignored.
   auto remote = entry->remote;
   st.broker.subscribe(conn_id, frame.topic);
   log::debug(log_component, "subscribed", "a subscriber joined",
@@ -208,6 +212,32 @@ bool drain_frames(self_pointer self, std::uint32_t conn_id,
     if (!*frame)
       return true;
     handle_frame(self, conn_id, **frame);
+    // Whatever the reader holds now belongs to the next frame.
+    st.frame_starts[conn_id] = self->clock().now();
+  }
+}
+
+// Disconnects the connections whose frames arrive slowest until the
+// buffered bytes fit the limit again, so that a sender trickling bytes to
+// hold buffer space cannot make others' publishes fail.
+void enforce_buffer_limit(self_pointer self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  while (st.buffered > st.options.max_buffered_bytes) {
+    std::vector<detail::unfinished_frame> frames;
+    for (const auto& [id, reader] : st.readers)
+      if (reader.buffered() > 0)
+        frames.push_back({id, reader.buffered(), st.frame_starts[id]});
+    auto slowest = detail::slowest_frame(frames, now);
+    if (!slowest)
+      return;
+    log::warn(log_component, "buffer-full",
+              "closing the connection whose frame arrives slowest because "
+              "unfinished frames exceed the buffer limit",
+              {{"conn_id", std::to_string(*slowest)},
+               {"buffered", std::to_string(st.buffered)},
+               {"limit", std::to_string(st.options.max_buffered_bytes)}});
+    disconnect(self, *slowest);
   }
 }
 
@@ -220,7 +250,8 @@ void on_opened(self_pointer self, const stream_opened& opened) {
   auto remote = remote_text(opened);
   if (!st.broker.open(opened.conn_id, remote)) {
     log::warn(log_component, "too-many-connections",
-              "closing a connection: the broker tracks its maximum already",
+              "closing a connection because the broker already tracks its "
+              "maximum number of connections",
               {{"conn_id", std::to_string(opened.conn_id)},
                {"remote", remote},
                {"max", std::to_string(st.options.limits.max_connections)}});
@@ -239,23 +270,16 @@ void on_data(self_pointer self, stream_data& data) {
     return;
   }
   auto& reader = i->second;
+  if (reader.buffered() == 0)
+    st.frame_starts[data.conn_id] = self->clock().now();
   reader.feed(data.bytes);
   st.buffered += data.bytes.size();
   // The bytes are in the reader, which `max_buffered_bytes` bounds, so the
   // receive window may open again.
   if (data.consumed)
     data.consumed();
-  if (!drain_frames(self, data.conn_id, reader))
-    return;
-  if (st.buffered > st.options.max_buffered_bytes) {
-    log::warn(log_component, "buffer-full",
-              "closing a connection: unfinished frames exceed the buffer "
-              "limit",
-              {{"conn_id", std::to_string(data.conn_id)},
-               {"buffered", std::to_string(st.buffered)},
-               {"limit", std::to_string(st.options.max_buffered_bytes)}});
-    disconnect(self, data.conn_id);
-  }
+  if (drain_frames(self, data.conn_id, reader))
+    enforce_buffer_limit(self);
 }
 
 void on_closed(self_pointer self, const stream_closed& closed) {
@@ -273,7 +297,8 @@ void start(self_pointer self) {
           },
           [](caf::error& err) {
             log::warn(log_component, "port-unavailable",
-                      "event stream not started",
+                      "event stream not started because its port cannot be "
+                      "bound",
                       {{"port", std::to_string(event_stream_port)},
                        {"error", error_text(err)}});
           });

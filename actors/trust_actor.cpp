@@ -29,9 +29,9 @@ constexpr std::string_view log_component = "trust";
 
 constexpr std::uint16_t handshake_port = 444;
 
-/// The trust actor with its own timers: the receive deadline of an inbound
-/// connection (`tick_atom`, conn ID, serial) and the tunnel reset after a
-/// revoke (`forget_peer_atom`, peer).
+/// Handle of the trust actor with its own timers: the receive deadline of an
+/// inbound connection (`tick_atom`, conn ID, serial) and the tunnel reset
+/// after a revoke (`forget_peer_atom`, peer).
 using trust_impl_actor = trust_actor::extend<
     caf::reacts_to<tick_atom, std::uint32_t, std::uint64_t>,
     caf::reacts_to<forget_peer_atom, std::uint32_t>>;
@@ -72,8 +72,8 @@ struct trust_state {
   detail::trust_book book;
   /// Our node ID; 0 before the first registration.
   std::uint32_t self_id = 0;
-  /// False when there is no trust file, or the file did not load: then the
-  /// tables are never written, so a broken file stays for the operator.
+  /// False when there is no trust file or the file did not load. The tables
+  /// are then never written, so a broken file stays for the operator.
   bool persist = false;
   std::map<std::uint32_t, inbound_read> inbound;
   std::uint64_t next_serial = 1;
@@ -110,8 +110,8 @@ void load(trust_pointer self) {
   auto loaded = detail::load_trust_file(path);
   if (!loaded.error.empty()) {
     log::error(log_component, "trust-file-invalid",
-               "cannot load the trust file; trust starts empty and is kept "
-               "in memory only until the file is fixed or removed",
+               "cannot load the trust file, so trust starts empty and stays "
+               "in memory only. Fix or remove the file and restart the daemon",
                {{"error", loaded.error}});
     return;
   }
@@ -133,7 +133,8 @@ void save(trust_pointer self) {
       = detail::save_trust_file(st.options().trust_file, st.book.records()))
     log::error(
         log_component, "trust-file-write-failed",
-        "cannot write the trust file; the change is kept in memory",
+        "cannot write the trust file, so the change is kept in memory only "
+        "and is lost on restart",
         {{"path", st.options().trust_file.string()}, {"error", ec.message()}});
 }
 
@@ -199,8 +200,8 @@ std::uint16_t shared_network(const std::vector<std::uint16_t>& ours,
   return 0;
 }
 
-// Sends one trust request to the registry and logs its failure; `done`
-// runs either way.
+// Sends one trust request to the registry and logs a failure. `done` runs
+// either way.
 template <class Atom, class... Ts>
 void registry_call(trust_pointer self, std::string_view operation,
                    std::uint32_t peer, std::function<void()> done, Atom atom,
@@ -263,8 +264,12 @@ caf::expected<std::string> encode_outbound(trust_pointer self,
   return protocol::encode_handshake_message(*message);
 }
 
+/// Receives the outcome of sending one handshake message: empty when it was
+/// delivered, else the reason.
+using send_outcome = std::function<void(const std::string& failure)>;
+
 void relay_request(trust_pointer self, const detail::outbound_handshake& out,
-                   std::function<void()> done) {
+                   send_outcome done) {
   auto& st = self->state;
   auto peer = out.peer;
   self->request(st.registry, st.options().registry_deadline,
@@ -274,29 +279,30 @@ void relay_request(trust_pointer self, const detail::outbound_handshake& out,
             log::info(log_component, "request-relayed",
                       "left the trust request in the peer's registry mailbox",
                       {{"peer", node_text(peer)}});
-            done();
+            done({});
           },
           [peer, done](const caf::error& err) {
+            auto failure = "handshake relay: " + error_text(err);
             log::warn(log_component, "relay-failed",
                       "cannot send the trust request, neither directly nor "
                       "through the registry",
-                      {{"peer", node_text(peer)},
-                       {"error", "handshake relay: " + error_text(err)}});
-            done();
+                      {{"peer", node_text(peer)}, {"error", failure}});
+            done(failure);
           });
 }
 
-// Dials the peer's port 444, writes one message and closes; `done` runs
-// once the close is queued or any step failed.
+// Dials the peer's port 444, writes one message and closes the connection.
+// `done` runs once the close is queued or a step has failed; a request whose
+// direct send failed goes to the registry's mailbox first.
 void send_direct(trust_pointer self, detail::outbound_handshake out,
-                 std::function<void()> done) {
+                 send_outcome done) {
   auto& st = self->state;
   auto kind_text = std::string{protocol::to_type_text(out.kind)};
   auto encoded = encode_outbound(self, out.kind, out.peer, out.text);
   if (!encoded) {
     log::error(log_component, "sign-failed", error_text(encoded.error()),
                {{"peer", node_text(out.peer)}});
-    done();
+    done(error_text(encoded.error()));
     return;
   }
   auto fail = [self, out, kind_text, done](std::string_view step,
@@ -310,7 +316,7 @@ void send_direct(trust_pointer self, detail::outbound_handshake out,
     if (out.relay_on_failure)
       relay_request(self, out, done);
     else
-      done();
+      done(error_text(err));
   };
   auto id = service_client_id(handshake_port);
   protocol::address remote{0, out.peer};
@@ -331,8 +337,8 @@ void send_direct(trust_pointer self, detail::outbound_handshake out,
                           {{"peer", node_text(out.peer)}, {"type", kind_text}});
                       self->request(st.connections, st.options().write_deadline,
                                     close_atom_v, id, conn)
-                          .then([done](std::uint32_t) { done(); },
-                                [done](const caf::error&) { done(); });
+                          .then([done](std::uint32_t) { done({}); },
+                                [done](const caf::error&) { done({}); });
                     },
                     [self, id, conn, fail](const caf::error& err) {
                       auto& st = self->state;
@@ -345,7 +351,7 @@ void send_direct(trust_pointer self, detail::outbound_handshake out,
           [fail](const caf::error& err) { fail("dial", err); });
 }
 
-// Runs `then` once `count` callbacks of the returned function ran.
+// Returns a callback that runs `then` once it has been called `count` times.
 std::function<void()> after_all(std::size_t count, std::function<void()> then) {
   if (count == 0) {
     then();
@@ -360,7 +366,10 @@ std::function<void()> after_all(std::size_t count, std::function<void()> then) {
 }
 
 // Carries out one decision in the order `trust_actions` documents.
-void carry_out(trust_pointer self, detail::trust_actions actions) {
+// `on_request` (may be empty) learns whether our trust request reached the
+// peer, directly or through the registry's mailbox.
+void carry_out(trust_pointer self, detail::trust_actions actions,
+               send_outcome on_request = {}) {
   auto& st = self->state;
   // Step 1: events, the file and the log.
   if (st.events)
@@ -382,20 +391,26 @@ void carry_out(trust_pointer self, detail::trust_actions actions) {
     if (forget)
       self->delayed_send(self, linger, forget_peer_atom_v, *forget);
   };
-  // Step 3: the messages, once the registry holds the new trust pair.
+  // Step 3: the messages, once the registry stores the new trust pair.
   auto send_all = [self, messages = std::move(actions.messages),
-                   finish = std::move(finish)]() mutable {
+                   finish = std::move(finish), on_request]() mutable {
     auto sent = after_all(messages.size(), std::move(finish));
     for (auto& out : messages) {
+      auto report = out.relay_on_failure ? on_request : send_outcome{};
+      auto done = [sent, report](const std::string& failure) {
+        if (report)
+          report(failure);
+        sent();
+      };
       if (self->state.self_id == 0) {
         log::warn(log_component, "send-unregistered",
                   "cannot send a handshake message before the node is "
                   "registered",
                   {{"peer", node_text(out.peer)}});
-        sent();
+        done("the node is not registered yet");
         continue;
       }
-      send_direct(self, std::move(out), sent);
+      send_direct(self, std::move(out), done);
     }
   };
   // Step 2: the registry's trust pairs and mailbox answers.
@@ -460,7 +475,8 @@ void dispatch(trust_pointer self, protocol::handshake_kind kind,
 }
 
 // Verifies the signature against the registry's key of the sender, looking
-// the key up once more when a cached key fails (the peer may have rotated).
+// the key up once more when a cached key fails (the peer may have rotated
+// its key).
 void authenticate(trust_pointer self, protocol::handshake_kind kind,
                   protocol::handshake_message message, bool retried = false) {
   auto peer = message.node_id;
@@ -485,7 +501,7 @@ void authenticate(trust_pointer self, protocol::handshake_kind kind,
         }
         if (!valid)
           return drop(peer, "the signature does not verify against the key "
-                            "the registry holds for the sender");
+                            "the registry stores for the sender");
         if (!st.book.remember(message, wall_now(self)))
           return drop(peer, "the replay cache is full");
         dispatch(self, kind, std::move(message), std::move(*sender));
@@ -526,7 +542,8 @@ void on_opened(trust_pointer self, const stream_opened& opened) {
   auto& st = self->state;
   if (st.inbound.size() >= st.options().max_inbound) {
     log::warn(log_component, "too-many-inbound",
-              "closed a handshake connection: too many are being read",
+              "closed a handshake connection because too many are being "
+              "read",
               {{"remote", protocol::to_string(opened.remote)}});
     caf::anon_send(caf::actor_cast<caf::actor>(st.connections), close_atom_v,
                    service_client_id(handshake_port), opened.conn_id);
@@ -661,7 +678,7 @@ void on_mailbox(trust_pointer self, protocol::poll_handshakes_response& box) {
     add(response);
   if (dropped > 0)
     log::warn(log_component, "mailbox-full",
-              "dropped relayed trust items: too many are waiting",
+              "dropped relayed trust items because too many are waiting",
               {{"dropped", std::to_string(dropped)}});
   next_mailbox_item(self);
 }
@@ -677,7 +694,7 @@ caf::result<std::string> send_request(trust_pointer self, std::uint32_t peer,
   auto& st = self->state;
   if (st.self_id == 0)
     return make_error(errc::not_registered, "the node is not registered yet");
-  // A peer reads only the first 4096 bytes, so refuse what would not fit.
+  // A peer reads only the first 4096 bytes, so reject what would not fit.
   auto encoded = encode_outbound(self, protocol::handshake_kind::request, peer,
                                  justification);
   if (!encoded)
@@ -685,14 +702,29 @@ caf::result<std::string> send_request(trust_pointer self, std::uint32_t peer,
   if (encoded->size() > protocol::max_handshake_message_size)
     return fail_operation(
         "the justification is too long (" + std::to_string(justification.size())
-        + " bytes); the whole message must fit in "
+        + " bytes): shorten it so that the whole message fits in "
         + std::to_string(protocol::max_handshake_message_size) + " bytes");
   auto actions = st.book.send_request(st.self_id, peer,
                                       std::move(justification), wall_now(self));
   if (!actions.error.empty())
     return fail_operation(std::move(actions.error));
-  carry_out(self, std::move(actions));
-  return status_json(peer, "sent");
+  // The reply waits for the message to reach the peer or its mailbox, so
+  // that the user learns when neither worked.
+  auto promise = self->make_response_promise<std::string>();
+  auto sends
+      = std::count_if(actions.messages.begin(), actions.messages.end(),
+                      [](const auto& out) { return out.relay_on_failure; });
+  if (sends == 0)
+    promise.deliver(status_json(peer, "sent"));
+  carry_out(self, std::move(actions),
+            [promise, peer](const std::string& failure) mutable {
+              if (failure.empty())
+                promise.deliver(status_json(peer, "sent"));
+              else
+                promise.deliver(
+                    make_error(errc::registry_unavailable, failure));
+            });
+  return promise;
 }
 
 // Carries out a local operation of the book and returns its status JSON.
@@ -715,7 +747,7 @@ void on_registration(trust_pointer self, const node_info& info) {
   if (st.self_id != 0 && st.self_id != info.node_id)
     log::warn(
         log_component, "node-id-changed",
-        "the registry gave this node a new ID; trust stays as it was",
+        "the registry gave this node a new ID, and trust stays as it was",
         {{"old", node_text(st.self_id)}, {"new", node_text(info.node_id)}});
   st.self_id = info.node_id;
   report_all(self);
@@ -732,8 +764,8 @@ void start(trust_pointer self) {
           },
           [](const caf::error& err) {
             log::warn(log_component, "bind-failed",
-                      "the trust handshake does not listen; local trust "
-                      "operations still work",
+                      "the trust handshake does not listen on port 444, but "
+                      "local trust operations still work",
                       {{"error", error_text(err)}});
           });
 }

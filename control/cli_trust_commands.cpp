@@ -40,7 +40,7 @@ const char* trust_error_code(std::string_view message) {
 boost::json::object call_trust(daemon_client& daemon,
                                const handshake_command& command) {
   auto timeout = command.operation == handshake_operation::send
-                     ? dial_reply_timeout + reply_timeout
+                     ? dial_reply_timeout + 2 * reply_timeout
                      : reply_timeout;
   try {
     auto reply = daemon.call_json(ipc_command::handshake,

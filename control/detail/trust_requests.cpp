@@ -92,9 +92,9 @@ void handle_trust_request(control_self self, const reply_function& reply,
   auto node = command->node;
   switch (command->operation) {
     case handshake_operation::send:
-      // A direct send may dial for as long as a Dial does before the
-      // request goes to the registry's mailbox instead.
-      return forward(self, reply, name, options.dial_timeout + timeout,
+      // The reply waits for a direct send, which may dial for as long as a
+      // Dial does, and then for the registry's mailbox.
+      return forward(self, reply, name, options.dial_timeout + 2 * timeout,
                      actors::handshake_atom_v, node, std::move(command->text));
     case handshake_operation::approve:
       return forward(self, reply, name, timeout, actors::approve_atom_v, node);

@@ -1,18 +1,15 @@
 #include "actors/data_exchange_actor.hpp"
 
-#include "actors/error.hpp"
 #include "actors/service_fwd.hpp"
 #include "protocol/address.hpp"
 #include "protocol/data_exchange.hpp"
 #include "protocol/events.hpp"
+#include "tests/actors/actor_test_support.hpp"
+#include "tests/actors/file_test_support.hpp"
 
 #include <doctest/doctest.h>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
-#include <caf/typed_event_based_actor.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -25,85 +22,13 @@
 
 using namespace std::chrono_literals;
 using namespace pilot::actors;
+using namespace pilot::test;
 namespace protocol = pilot::protocol;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr protocol::address peer{0, 7};
-
-// -- stand-in connection actor ------------------------------------------------
-
-/// What the stand-in connection actor saw.
-struct connections_record {
-  std::vector<std::uint64_t> opened_clients;
-  std::vector<std::uint64_t> closed_clients;
-  std::vector<std::pair<std::uint64_t, std::uint16_t>> binds;
-  /// The data of each write, by connection.
-  std::map<std::uint32_t, std::string> written;
-  std::vector<std::uint32_t> closed;
-  /// Makes every bind fail as for a port taken already.
-  bool port_taken = false;
-};
-
-using connections_pointer = std::shared_ptr<connections_record>;
-
-connection_actor::behavior_type stand_in_connections(connections_pointer rec) {
-  return {
-      [](deliver_atom, std::vector<protocol::packet>&) {},
-      [](const node_info&) {},
-      [rec](client_opened_atom, ipc_client& client) {
-        rec->opened_clients.push_back(client.id);
-      },
-      [rec](client_closed_atom, std::uint64_t id) {
-        rec->closed_clients.push_back(id);
-      },
-      [rec](bind_atom, std::uint64_t client,
-            std::uint16_t port) -> caf::result<std::uint16_t> {
-        rec->binds.emplace_back(client, port);
-        if (rec->port_taken)
-          return make_error(errc::invalid_argument,
-                            "port " + std::to_string(port) + " already bound");
-        return port;
-      },
-      [](dial_atom, std::uint64_t, protocol::address,
-         std::uint16_t) -> caf::result<std::uint32_t> {
-        return make_error(errc::not_found, "no dials here");
-      },
-      [rec](write_atom, std::uint64_t, std::uint32_t id, std::string& data) {
-        rec->written[id] += data;
-        return true;
-      },
-      [rec](close_atom, std::uint64_t, std::uint32_t id) {
-        rec->closed.push_back(id);
-        return id;
-      },
-      [](send_to_atom, std::uint64_t, protocol::address, std::uint16_t,
-         std::string&) { return true; },
-      [](pushed_atom, std::uint32_t, std::uint32_t) {},
-      [](info_atom) { return transport_summary{}; },
-  };
-}
-
-// -- events -------------------------------------------------------------------
-
-using event_list = std::shared_ptr<std::vector<protocol::event>>;
-
-event_sink_actor::behavior_type recording_sink(event_list events) {
-  return {
-      [events](protocol::event& event) { events->push_back(std::move(event)); },
-      [](node_id_atom, std::uint32_t) {},
-  };
-}
-
-template <class Event>
-std::vector<Event> events_of(const event_list& events) {
-  std::vector<Event> result;
-  for (auto& event : *events)
-    if (auto* typed = std::get_if<Event>(&event))
-      result.push_back(*typed);
-  return result;
-}
 
 // -- helpers ------------------------------------------------------------------
 
@@ -137,11 +62,6 @@ std::vector<std::string> acks_in(std::string_view wire) {
   return acks;
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
-
 std::size_t files_in(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
@@ -152,11 +72,12 @@ std::size_t files_in(const fs::path& dir) {
 
 // -- fixture ------------------------------------------------------------------
 
-struct fixture {
-  fixture() : sys(init(cfg)), sched(test_scheduler(sys)) {
+struct fixture : deterministic_system {
+  fixture() {
     std::random_device rd;
     dir = fs::temp_directory_path() / ("pilot-dx-" + std::to_string(rd()));
-    connections = sys.spawn(stand_in_connections, record);
+    record->expected_client = service_client_id(data_exchange_port);
+    connections = sys.spawn(recording_connections, record);
     sink = sys.spawn(recording_sink, events);
   }
 
@@ -169,20 +90,6 @@ struct fixture {
     sched.run();
     std::error_code ec;
     fs::remove_all(dir, ec);
-  }
-
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.add_message_types<caf::id_block::pilot_actors>();
-    cfg.add_message_types<caf::id_block::pilot_transport>();
-    cfg.add_message_types<caf::id_block::pilot_services>();
-    add_error_renderer(cfg);
-    return cfg;
-  }
-
-  static caf::scheduler::test_coordinator&
-  test_scheduler(caf::actor_system& sys) {
-    return dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   }
 
   void start(data_exchange_options options = {}) {
@@ -218,14 +125,11 @@ struct fixture {
   }
 
   std::vector<std::string> acks(std::uint32_t conn_id) {
-    return acks_in(record->written[conn_id]);
+    return acks_in(record->bytes_written_to(conn_id));
   }
 
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
   fs::path dir;
-  connections_pointer record = std::make_shared<connections_record>();
+  connection_record_pointer record = std::make_shared<connection_record>();
   event_list events = std::make_shared<std::vector<protocol::event>>();
   std::shared_ptr<int> consumed = std::make_shared<int>(0);
   connection_actor connections;
@@ -254,7 +158,7 @@ TEST_CASE_FIXTURE(fixture, "the service unregisters when it exits") {
 }
 
 TEST_CASE_FIXTURE(fixture, "a taken port leaves the service idle") {
-  record->port_taken = true;
+  record->taken_ports.insert(data_exchange_port);
   start();
   CHECK(record->binds.size() == 1);
   // No connection can reach it; a stray one is still handled safely.
@@ -357,12 +261,12 @@ TEST_CASE_FIXTURE(fixture, "an oversize frame closes its connection") {
   start();
   open(1);
   deliver(1, std::string{"\0\0\0\1\1\0\0\1", 8});
-  CHECK(record->closed == std::vector<std::uint32_t>{1});
-  CHECK(record->written[1].empty());
+  CHECK(record->closes == std::vector<std::uint32_t>{1});
+  CHECK(record->bytes_written_to(1).empty());
   // Bytes still in flight are taken and dropped.
   deliver(1, frame_of(protocol::data_type::text, "late"));
   CHECK(*consumed == 2);
-  CHECK(record->written[1].empty());
+  CHECK(record->bytes_written_to(1).empty());
   CHECK(events->empty());
 }
 
@@ -371,11 +275,11 @@ TEST_CASE_FIXTURE(fixture, "a frame of exactly 16 MiB is accepted") {
   open(1);
   std::string data(protocol::max_data_payload_size, 'b');
   deliver_segments(1, frame_of(protocol::data_type::binary, data));
-  CHECK(record->closed.empty());
+  CHECK(record->closes.empty());
   CHECK(acks(1) == std::vector<std::string>{"ACK BINARY 16777216 bytes"});
 }
 
-TEST_CASE_FIXTURE(fixture, "the newest connection goes when buffers fill") {
+TEST_CASE_FIXTURE(fixture, "the slowest frame goes when buffers fill") {
   data_exchange_options options;
   options.max_buffered_bytes = 100;
   start(std::move(options));
@@ -383,12 +287,15 @@ TEST_CASE_FIXTURE(fixture, "the newest connection goes when buffers fill") {
   open(2);
   auto first = frame_of(protocol::data_type::text, std::string(90, 'a'));
   auto second = frame_of(protocol::data_type::text, std::string(90, 'b'));
+  // Connection 1 holds its 60 bytes for seconds, as a trickling sender
+  // would; connection 2 sends as fast as the link allows.
   deliver(1, first.substr(0, 60));
+  sched.advance_time(5s);
   deliver(2, second.substr(0, 60));
-  CHECK(record->closed == std::vector<std::uint32_t>{2});
-  deliver(1, first.substr(60));
-  CHECK(acks(1) == std::vector<std::string>{"ACK TEXT 90 bytes"});
-  CHECK(record->written[2].empty());
+  CHECK(record->closes == std::vector<std::uint32_t>{1});
+  deliver(2, second.substr(60));
+  CHECK(acks(2) == std::vector<std::string>{"ACK TEXT 90 bytes"});
+  CHECK(record->bytes_written_to(1).empty());
 }
 
 TEST_CASE_FIXTURE(fixture, "a connection stalled mid-frame is closed") {
@@ -404,10 +311,10 @@ TEST_CASE_FIXTURE(fixture, "a connection stalled mid-frame is closed") {
     sched.advance_time(5s);
     sched.run();
   }
-  CHECK(record->closed.empty());
+  CHECK(record->closes.empty());
   sched.advance_time(5s);
   sched.run();
-  CHECK(record->closed == std::vector<std::uint32_t>{1});
+  CHECK(record->closes == std::vector<std::uint32_t>{1});
 }
 
 TEST_CASE_FIXTURE(fixture, "a closed connection drops its partial frame") {
@@ -422,6 +329,6 @@ TEST_CASE_FIXTURE(fixture, "a closed connection drops its partial frame") {
   // The dropped bytes no longer count against the limit.
   open(2);
   deliver(2, frame_of(protocol::data_type::text, std::string(90, 'b')));
-  CHECK(record->closed.empty());
+  CHECK(record->closes.empty());
   CHECK(acks(2) == std::vector<std::string>{"ACK TEXT 90 bytes"});
 }
