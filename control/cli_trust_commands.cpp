@@ -25,8 +25,8 @@ using protocol::ipc_command;
 constexpr std::size_t unlimited_operands = std::size_t(-1);
 
 // Returns the error code of a failed trust request: `not_found` when the
-// daemon says there is nothing to act on, `connection_failed` otherwise, as
-// for every other daemon error.
+// daemon reports that there is nothing to act on, and `connection_failed`
+// otherwise, as for every other daemon error.
 const char* trust_error_code(std::string_view message) {
   for (auto phrase : {"was not trusted", "no pending request"})
     if (message.find(phrase) != std::string_view::npos)
@@ -35,7 +35,7 @@ const char* trust_error_code(std::string_view message) {
 }
 
 // Sends one Handshake request and returns the daemon's JSON object. A
-// request for trust may dial the peer for as long as a Dial takes before
+// trust request may dial the peer for as long as a Dial takes before
 // the daemon leaves it in the registry's mailbox instead.
 boost::json::object call_trust(daemon_client& daemon,
                                const handshake_command& command) {
@@ -74,7 +74,8 @@ std::string joined_text(const command_line& cmd, std::size_t first) {
   return text;
 }
 
-// Formats Unix seconds as local time for tables; 0 is "-".
+// Formats the Unix seconds at `key` as local time for tables, or "-" when
+// the value is missing or 0.
 std::string local_time_text(const boost::json::value& entry,
                             std::string_view key) {
   const auto* object = entry.if_object();
@@ -98,7 +99,7 @@ boost::json::array list_member(boost::json::object& reply,
   return {};
 }
 
-// Runs a request on one peer and returns `{node_id, status}`.
+// Sends a request about one peer and returns `{node_id, status}`.
 success peer_operation(const command_line& cmd, handshake_operation operation,
                        std::string text, std::string_view done) {
   daemon_client daemon{configured_socket(cmd)};
@@ -124,8 +125,8 @@ success run_handshake(const command_line& cmd) {
       = status == "already_trusted"
             ? "node " + std::to_string(node) + " is already trusted"
             : "trust request sent to node " + std::to_string(node)
-                  + "\n  it shows up in their `pilotctl pending`; you are "
-                    "told nothing until they approve";
+                  + "\n  it waits in the peer's `pilotctl pending` until "
+                    "they approve or reject it";
   return {boost::json::object{{"node_id", node}, {"status", status}}, text};
 }
 
@@ -145,7 +146,7 @@ success run_untrust(const command_line& cmd) {
   check_operands(cmd, 1, 1, "untrust <node_id>");
   auto result = peer_operation(cmd, handshake_operation::revoke, {},
                                "stopped trusting");
-  // The reference's `untrust` reports only the node.
+  // The Go reference's `untrust` output contains only the node.
   result.data.as_object().erase("status");
   return result;
 }
@@ -180,7 +181,7 @@ success run_trust(const command_line& cmd) {
                     local_time_text(entry, "approved_at")});
   std::string text
       = rows.empty()
-            ? "no trusted peers\n  ask for trust with: pilotctl handshake "
+            ? "no trusted peers\n  request trust with: pilotctl handshake "
               "<node_id> \"why\""
             : table_text({"NODE ID", "MUTUAL", "NETWORK", "APPROVED"}, rows);
   return {boost::json::object{{"trusted", std::move(trusted)}}, text};

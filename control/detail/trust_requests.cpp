@@ -17,7 +17,7 @@ using protocol::ipc_command;
 
 constexpr std::string_view target_name = "trust service";
 
-// Returns the operation's name as the reference's error texts start.
+// Returns the operation's name, which starts the Go reference's error texts.
 std::string_view operation_name(handshake_operation operation) {
   switch (operation) {
     case handshake_operation::send:
@@ -36,8 +36,8 @@ std::string_view operation_name(handshake_operation operation) {
   return "handshake";
 }
 
-// Returns the error text of a failed trust request: the trust actor gives
-// the reason, and the operation goes in front of it.
+// Returns the error text of a failed trust request: the operation's name
+// followed by the reason from the trust actor.
 std::string failure_text(std::string_view name, const caf::error& err,
                          std::chrono::milliseconds timeout) {
   if (err != caf::sec::request_timeout
