@@ -143,6 +143,20 @@ std::string read_whole_file(const fs::path& path) {
 
 // -- saved data ---------------------------------------------------------------
 
+// Sorts inbox files (`<TYPE>-<YYYYMMDD-HHMMSS.mmm>[-n].json`) by the time in
+// their names, so that messages of every type list in the order they came.
+void sort_by_arrival(std::vector<fs::path>& files) {
+  auto arrival = [](const fs::path& file) {
+    auto name = file.filename().string();
+    auto dash = name.find('-');
+    return dash == std::string::npos ? name : name.substr(dash + 1);
+  };
+  std::stable_sort(files.begin(), files.end(),
+                   [&arrival](const fs::path& lhs, const fs::path& rhs) {
+                     return arrival(lhs) < arrival(rhs);
+                   });
+}
+
 // Returns the folder `name` of the running daemon's data directory (its
 // `--data-dir`), or of ~/.pilot when no daemon responds.
 fs::path data_folder(const command_line& cmd, std::string_view name) {
@@ -280,6 +294,7 @@ success run_inbox(const command_line& cmd) {
   auto files = saved_files(dir, ".json");
   if (cmd.enabled("clear"))
     return cleared_result(remove_files(files), "messages");
+  sort_by_arrival(files);
   boost::json::array messages;
   std::string text;
   for (const auto& file : files) {

@@ -94,6 +94,12 @@ constexpr std::string_view trust_details
       "its endpoint even when it is private. The list is kept in trust.json\n"
       "next to the identity file.\n";
 
+constexpr std::string_view subscribe_details
+    = "Prints each event as it arrives until --count events arrived or\n"
+      "--timeout passed; without either (or with --count 0) it runs until\n"
+      "killed, printing one JSON line per event with --json. The target is\n"
+      "an address, a node ID or a hostname.\n";
+
 constexpr std::string_view listen_details
     = "Without --count, prints each datagram as it arrives (one JSON line\n"
       "each with --json) until killed or until --timeout passes.\n"
@@ -269,13 +275,13 @@ const std::array commands{
                  {"timeout", "socket"}},
     command_spec{"inbox",
                  "inbox [--clear]",
-                 "list or remove the messages saved in ~/.pilot/inbox",
+                 "list or remove the messages the daemon saved (inbox/)",
                  cli::run_inbox,
                  {},
                  {"clear", "socket"}},
     command_spec{"received",
                  "received [--clear]",
-                 "list or remove the files saved in ~/.pilot/received",
+                 "list or remove the files the daemon saved (received/)",
                  cli::run_received,
                  {},
                  {"clear", "socket"}},
@@ -291,7 +297,7 @@ const std::array commands{
                  "[--timeout d]",
                  "print the events published to a node's topic (port 1002)",
                  cli::run_subscribe,
-                 transport_details,
+                 subscribe_details,
                  {"count", "timeout", "socket"}},
     command_spec{"handshake",
                  "handshake <address|node_id|hostname> [justification]",
@@ -355,7 +361,8 @@ std::string usage_text() {
   text += "\n--json (anywhere) prints {\"data\":...,\"status\":\"ok\"} on "
           "stdout, or\n{\"code\",\"hint\",\"message\",\"status\":\"error\"} "
           "on stderr.\n"
-          "Exit codes: 0 success, 1 error, 2 usage.\n"
+          "Exit codes: 0 success, 1 error, 2 no command or an unknown command "
+          "or flag.\n"
           "Environment: PILOT_SOCKET (IPC socket), PILOT_REGISTRY.\n"
           "Run 'pilotctl <command> --help' for a command's details.\n";
   return text;
