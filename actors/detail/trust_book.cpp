@@ -193,7 +193,12 @@ trust_actions trust_book::on_accept(handshake_source source, std::uint32_t peer,
                + " peers), so " + node_text(peer) + " stays untrusted";
     return out;
   }
+  // The peer's own request waits here when both sides asked: the accept
+  // settles it, which the webhook learns as a mutual approval.
+  bool settles_pending = records_.pending.contains(peer);
   out = trust_peer(peer, {std::move(public_key), whole_seconds(now), true, 0});
+  if (settles_pending)
+    out.events.emplace_back(protocol::handshake_auto_approved{peer, "mutual"});
   if (source == handshake_source::direct)
     out.report_trust.push_back(peer);
   return out;

@@ -150,7 +150,12 @@ TEST_CASE("an accept of our request trusts the peer") {
   // The peer's earlier request is pending; the accept settles both.
   auto out = book.on_accept(handshake_source::direct, peer, "key", start);
   CHECK(out.save);
-  CHECK(out.events.empty());
+  REQUIRE(out.events.size() == 1);
+  auto* approved
+      = std::get_if<protocol::handshake_auto_approved>(&out.events[0]);
+  REQUIRE(approved != nullptr);
+  CHECK(approved->peer_node_id == peer);
+  CHECK(approved->reason == "mutual");
   CHECK(out.report_trust == std::vector<std::uint32_t>{peer});
   CHECK(book.records().trusted.at(peer).mutual);
   CHECK_FALSE(book.records().pending.contains(peer));
@@ -161,6 +166,8 @@ TEST_CASE("a relayed accept does not report trust again") {
   trust_book book;
   book.send_request(self, peer, "", start);
   auto out = book.on_accept(handshake_source::relayed, peer, "", start);
+  // Nothing of the peer's was pending, so no event tells of a settled one.
+  CHECK(out.events.empty());
   CHECK(out.report_trust.empty());
   CHECK(book.is_trusted(peer));
   CHECK(book.backfill_key(peer, "key"));

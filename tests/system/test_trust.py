@@ -124,7 +124,9 @@ def test_crossed_requests_approve_each_other(world):
     wait_event(a, "handshake.auto_approved", b.node_id, reason="mutual")
     check_trusted_entry(wait_trusted(a, b.node_id), b.node_id, mutual=True)
     check_trusted_entry(wait_trusted(b, a.node_id), a.node_id, mutual=True)
-    # B's stale pending entry for A goes once trust is mutual.
+    # A's accept settles A's request pending at B, and B's webhook learns
+    # of it as a mutual approval.
+    wait_event(b, "handshake.auto_approved", a.node_id, reason="mutual")
     wait_until(lambda: pending_ids(b) == [], 10, what="empty pending list")
     a.receiver.assert_no_event("handshake.pending")
 
