@@ -13,7 +13,7 @@ double arrival_rate(const unfinished_frame& frame,
                     std::chrono::steady_clock::time_point now) {
   using seconds = std::chrono::duration<double>;
   auto elapsed = std::max(seconds{now - frame.started}, seconds{1e-3});
-  return static_cast<double>(frame.held) / elapsed.count();
+  return static_cast<double>(frame.buffered_bytes) / elapsed.count();
 }
 
 } // namespace

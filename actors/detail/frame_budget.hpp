@@ -15,7 +15,7 @@ namespace pilot::actors::detail {
 struct unfinished_frame {
   std::uint32_t conn_id = 0;
   /// Bytes of the frame received so far.
-  std::size_t held = 0;
+  std::size_t buffered_bytes = 0;
   /// When the frame's first bytes arrived.
   std::chrono::steady_clock::time_point started;
 };
