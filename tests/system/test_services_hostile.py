@@ -422,11 +422,16 @@ def test_many_large_unfinished_frames_stay_bounded(world):
         conn.send(struct.pack(">II", BINARY, MAX_FRAME) + b"\0" * (14 * MIB))
         conns.append(conn)
     time.sleep(8)
-    # 8 x 14 MiB is over the 64 MiB buffer limit: the newest ones go.
+    # 8 x 14 MiB is over the 64 MiB buffer limit: the slowest ones go.
     closed = [c for c in conns if c.eof]
     assert closed, "no connection was closed"
+    # The budget: 64 MiB of unfinished frames, whose buffers may take up to
+    # 16 MiB each once half a frame arrived, a 2 MiB receive window per
+    # connection, and the daemon's working set under load. NOTE: the bound
+    # only catches growth far beyond it; the closed connections above are
+    # the sharper check that the limit holds.
     grown = rss_mib(b) - before
-    assert grown < 200, f"RSS grew by {grown:.0f} MiB"
+    assert grown < 256, f"RSS grew by {grown:.0f} MiB"
     check_alive(b, a)
     for conn in conns:
         conn.close()
