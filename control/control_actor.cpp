@@ -70,9 +70,9 @@ struct info_collector {
     if (--missing > 0)
       return;
     const auto& options = self->state.options;
-    info_settings settings{options.encrypt, options.identity_configured,
+    info_settings settings{options.encrypt,      options.identity_configured,
                            uptime_secs(options), options.config_file,
-                           options.registry, options.data_dir};
+                           options.registry,     options.data_dir};
     reply_json(reply, ipc_command::info_ok, make_info_json(parts, settings));
   }
 };
