@@ -42,9 +42,9 @@ struct transport_settings {
   std::size_t max_conns_total = 4096;
   /// Whether the echo service answers on port 7.
   bool echo = true;
-  /// Whether the data exchange service answers on port 1001.
+  /// Whether the data exchange service listens on port 1001.
   bool data_exchange = true;
-  /// Whether the event stream broker answers on port 1002.
+  /// Whether the event stream broker listens on port 1002.
   bool event_stream = true;
 };
 
@@ -66,7 +66,7 @@ struct daemon_options {
   /// The trust list (`trust.json`) is kept next to it, and not at all
   /// without it.
   std::string identity;
-  /// Where received messages (`inbox/`) and files (`received/`) are saved,
+  /// The directory of received messages (`inbox/`) and files (`received/`),
   /// `~` expanded.
   std::string data_dir{"~/.pilot"};
   std::string owner;

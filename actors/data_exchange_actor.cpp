@@ -205,7 +205,7 @@ bool drain_frames(self_pointer self, std::uint32_t conn_id,
     if (!*frame)
       return true;
     handle_frame(self, conn_id, conn, **frame);
-    // Whatever the reader holds now belongs to the next frame.
+    // The bytes left in the reader belong to the next frame.
     conn.frame_started = conn.last_data;
   }
 }

@@ -212,7 +212,7 @@ bool drain_frames(self_pointer self, std::uint32_t conn_id,
     if (!*frame)
       return true;
     handle_frame(self, conn_id, **frame);
-    // Whatever the reader holds now belongs to the next frame.
+    // The bytes left in the reader belong to the next frame.
     st.frame_starts[conn_id] = self->clock().now();
   }
 }

@@ -140,7 +140,7 @@ using node_directory_actor = caf::typed_actor<
     caf::replies_to<resolve_atom, std::uint32_t>::with<std::string>>;
 
 /// The registry requests of the trust handshake, made by the registry actor
-/// on the node's behalf and signed with its key. Each answers the registry's
+/// on the node's behalf and signed with its key. Each returns the registry's
 /// response JSON, or an error whose context is a message for the user.
 ///
 /// - `(report_trust_atom, peer)`: `report_trust` for the pair.

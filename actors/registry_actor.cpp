@@ -618,7 +618,7 @@ caf::typed_response_promise<std::string> resolve(registry_pointer self,
 // -- trust --------------------------------------------------------------------
 
 // Sends one signed trust request for the trust actor. The registry's own
-// error text is passed on, since it tells the user what went wrong (such
+// error text is passed on, since it shows the user what went wrong (such
 // as "handshake request already pending").
 template <class Request>
 caf::typed_response_promise<std::string>

@@ -54,7 +54,7 @@ struct registry_actor_options {
   /// and each one after heartbeats failed. Runs inside the actor, so it
   /// must return quickly.
   std::function<void(const node_info&)> registration_listener;
-  /// Called with the trust requests and answers that the registry relayed
+  /// Called with the trust requests and responses that the registry relayed
   /// to this node, fetched after each successful heartbeat. Without it the
   /// mailbox is never polled. Runs inside the actor, so it must return
   /// quickly.

@@ -53,7 +53,7 @@ ipc_client make_service_client(std::uint64_t id, stream_service_actor service) {
   return {id, [service = std::move(service)](std::string frame,
                                              std::function<void()> written) {
             forward_push(service, frame, written);
-            // A frame that the service never sees counts as consumed at
+            // A frame that never reaches the service counts as consumed at
             // once, or its receive window slot would stay occupied.
             if (written)
               written();

@@ -155,7 +155,7 @@ using packet_transmit_actor = caf::typed_actor<
     caf::replies_to<ensure_peer_atom, std::uint32_t>::with<bool>,
     caf::reacts_to<use_relay_atom, std::uint32_t>>;
 
-/// What the trust actor needs from the tunnel: `(forget_peer_atom, node)`
+/// The tunnel interface of the trust actor: `(forget_peer_atom, node)`
 /// drops the peer's endpoint and session keys, so that the next packet to
 /// it resolves the peer again and runs a new key exchange.
 using peer_reset_actor

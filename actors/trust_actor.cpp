@@ -54,7 +54,7 @@ struct cached_record {
   caf::actor_clock::time_point fetched;
 };
 
-/// One relayed mailbox item: a request or an answer.
+/// One relayed mailbox item: a request or a response.
 using mailbox_item = std::variant<protocol::handshake_request_entry,
                                   protocol::handshake_response_entry>;
 
@@ -413,7 +413,7 @@ void carry_out(trust_pointer self, detail::trust_actions actions,
       send_direct(self, std::move(out), done);
     }
   };
-  // Step 2: the registry's trust pairs and mailbox answers.
+  // Step 2: the registry's trust pairs and mailbox responses.
   auto registered
       = after_all(actions.report_trust.size() + actions.relay_answers.size(),
                   std::move(send_all));

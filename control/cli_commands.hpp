@@ -120,7 +120,7 @@ success run_disconnect(const command_line& cmd);
 
 // -- trust --------------------------------------------------------------------
 
-/// `handshake <target> [justification]`: asks the peer for trust, directly
+/// `handshake <target> [justification]`: requests trust from the peer, directly
 /// or through the registry's mailbox when it cannot be reached.
 success run_handshake(const command_line& cmd);
 
@@ -130,7 +130,7 @@ success run_approve(const command_line& cmd);
 /// `reject <node_id> [reason]`: rejects a pending request.
 success run_reject(const command_line& cmd);
 
-/// `untrust <node_id>`: stops trusting a node and tells it so.
+/// `untrust <node_id>`: stops trusting a node and sends it a revoke.
 success run_untrust(const command_line& cmd);
 
 /// `pending`: the trust requests waiting for approval.

@@ -287,7 +287,7 @@ TEST_CASE_FIXTURE(fixture, "the slowest frame goes when buffers fill") {
   open(2);
   auto first = frame_of(protocol::data_type::text, std::string(90, 'a'));
   auto second = frame_of(protocol::data_type::text, std::string(90, 'b'));
-  // Connection 1 holds its 60 bytes for seconds, as a trickling sender
+  // Connection 1 keeps its 60 bytes for seconds, as a trickling sender
   // would; connection 2 sends as fast as the link allows.
   deliver(1, first.substr(0, 60));
   sched.advance_time(5s);

@@ -166,7 +166,7 @@ TEST_CASE("a relayed accept does not report trust again") {
   trust_book book;
   book.send_request(self, peer, "", start);
   auto out = book.on_accept(handshake_source::relayed, peer, "", start);
-  // Nothing of the peer's was pending, so no event tells of a settled one.
+  // Nothing of the peer's was pending, so no event reports a settled one.
   CHECK(out.events.empty());
   CHECK(out.report_trust.empty());
   CHECK(book.is_trusted(peer));

@@ -106,8 +106,9 @@ def raise_transport_events(a, b, b_relay):
 
 
 def raise_trust_events(a, b, c):
-    """A asks B, B approves; B and C ask each other (B auto-approves); C
-    asks A and A rejects; A revokes B."""
+    """A requests trust from B, which approves; B and C request it from each
+    other (B auto-approves); C requests it from A, which rejects; A revokes
+    B."""
     a.node.ok("handshake", str(b.node_id), "why")
     b.receiver.wait_for_data("handshake.pending")
     b.node.ok("approve", str(a.node_id))
