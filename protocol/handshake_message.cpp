@@ -196,8 +196,8 @@ handshake_replay_key replay_key(const handshake_message& message) {
   handshake_replay_key key{};
   unsigned int size = 0;
   // SHA-256 of a memory buffer fails only when the crypto library is
-  // broken. Every key is then all zero, so every message after the first is
-  // dropped as a replay and the check fails closed.
+  // broken. The key then stays all zero, so every message after the first
+  // is dropped as a replay and the check fails closed.
   EVP_Digest(input.data(), input.size(), key.data(), &size, EVP_sha256(),
              nullptr);
   return key;

@@ -6,9 +6,8 @@
 #include <optional>
 #include <span>
 
-/// The choice of which connection gives up its unfinished frame when the
-/// frames that the data exchange and event stream services buffer use up
-/// their shared budget.
+/// Selection of the connection that loses its unfinished frame when the
+/// data exchange or event stream service runs out of frame buffer.
 namespace pilot::actors::detail {
 
 /// One connection in the middle of a frame.
@@ -16,7 +15,7 @@ struct unfinished_frame {
   std::uint32_t conn_id = 0;
   /// Bytes of the frame received so far.
   std::size_t buffered_bytes = 0;
-  /// When the frame's first bytes arrived.
+  /// Arrival time of the frame's first bytes.
   std::chrono::steady_clock::time_point started;
 };
 
