@@ -120,8 +120,8 @@ struct relay_answer {
 /// Actions the trust actor carries out after one decision, in this order:
 /// 1. raise `events`, and save trust.json when `save` is set;
 /// 2. send `report_trust` and `relay_answers` to the registry;
-/// 3. once those are answered, send `messages`, so that a private peer can
-///    already be resolved through the new trust pair;
+/// 3. once the registry responded, send `messages`, so that a private peer
+///    can already be resolved through the new trust pair;
 /// 4. once the messages are sent or failed, send `revoke_trust` and forget
 ///    the tunnel to `forget_tunnel`, so that a revoke still reaches the
 ///    peer through the old tunnel and trust pair.
@@ -181,7 +181,7 @@ public:
   /// Returns the number of messages in the replay cache.
   std::size_t replay_size() const noexcept { return replay_keys_.size(); }
 
-  // -- incoming requests and answers -----------------------------------------
+  // -- incoming requests and responses ---------------------------------------
 
   /// Decides a trust request from `peer` with the key the registry stores
   /// for it. `shared_network` is the first non-zero network of both nodes,
