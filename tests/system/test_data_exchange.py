@@ -150,7 +150,8 @@ def test_large_file_arrives_intact(world):
     saved = check_saved_file(b, event)
     assert hashlib.sha256(saved).digest() == hashlib.sha256(content).digest()
     name = os.path.basename(event["path"])
-    assert name.startswith("big-") and name.endswith(".bin"), name
+    assert name.startswith("big-"), name
+    assert name.endswith(".bin"), name
 
     listing = b.node.ok("received")
     assert listing["total"] == 1, listing
@@ -182,9 +183,10 @@ def test_hostile_names_stay_inside(world):
     filenames = [e["filename"] for e in events]
     assert filenames[0] == "escape.txt", filenames
     assert filenames[1] == "a_b.txt", filenames
-    assert filenames[2].endswith(".txt") and len(filenames[2]) <= 200, (
-        filenames[2])
-    assert filenames[3] == "file" and filenames[4] == "file", filenames
+    assert filenames[2].endswith(".txt"), filenames[2]
+    assert len(filenames[2]) <= 200, filenames[2]
+    assert filenames[3] == "file", filenames
+    assert filenames[4] == "file", filenames
     for i, event in enumerate(events):
         assert check_saved_file(b, event) == f"content {i}".encode(), event
         assert len(os.path.basename(event["path"]).encode()) <= 255
