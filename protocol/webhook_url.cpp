@@ -185,7 +185,7 @@ url_result parse_webhook_url(std::string_view text) {
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed)
     return rejected("webhook URL is not a valid URL; expected "
-                    "http://host[:port]/path");
+                    "http[s]://host[:port]/path");
   const auto& url = *parsed;
   webhook_target out;
   switch (url.scheme_id()) {
@@ -193,11 +193,10 @@ url_result parse_webhook_url(std::string_view text) {
       out.scheme = "http";
       break;
     case boost::urls::scheme::https:
-      // TODO: HTTPS support (TLS in the webhook HTTP client) removes this
-      // rejection. The rest of this validator already handles https.
-      return rejected("https webhook URLs are not supported yet; use http://");
+      out.scheme = "https";
+      break;
     default:
-      return rejected("webhook URL must start with http://");
+      return rejected("webhook URL must start with http:// or https://");
   }
   if (url.has_fragment())
     return rejected("webhook URL must not have a fragment (#...)");

@@ -17,7 +17,7 @@ inline constexpr std::size_t max_webhook_url_size = 2048;
 
 /// A webhook URL that passed validation, split into what a request needs.
 struct webhook_target {
-  /// `http`, the only scheme accepted until HTTPS is supported.
+  /// `http` or `https`.
   std::string scheme;
   /// The host to resolve or connect to: a name in lower case without a
   /// trailing dot, or an IP address in its canonical text form (IPv6 without
@@ -45,7 +45,8 @@ struct webhook_target {
 /// The reason a webhook URL was rejected.
 struct webhook_url_error {
   /// A sentence for the user that names the problem, such as `webhook URL
-  /// must start with http://`. Never contains user info or a query.
+  /// must start with http:// or https://`. Never contains user info or a
+  /// query.
   std::string message;
 };
 
@@ -56,14 +57,13 @@ struct webhook_url_error {
 
 /// Validates `url` as a webhook URL and splits it into a `webhook_target`.
 ///
-/// Accepts `http` URLs with a host, a port from 1 to 65535 (or none), user
-/// info (turned into a Basic `Authorization` value) and IPv6 literals, of at
-/// most `max_webhook_url_size` bytes. Rejects `https` URLs until the webhook
-/// client speaks TLS, so that no path saves a URL the daemon cannot use.
-/// Rejects fragments and hosts that `is_refused_address` rejects, in any
-/// spelling: upper case, a trailing dot, decimal, hex or octal IPv4 forms,
-/// and IPv4-mapped IPv6. Also rejects the cloud metadata name
-/// `metadata.google.internal`. Loopback and private addresses are accepted.
+/// Accepts `http` and `https` URLs with a host, a port from 1 to 65535 (or
+/// none), user info (turned into a Basic `Authorization` value) and IPv6
+/// literals, of at most `max_webhook_url_size` bytes. Rejects fragments and
+/// hosts that `is_refused_address` rejects, in any spelling: upper case, a
+/// trailing dot, decimal, hex or octal IPv4 forms, and IPv4-mapped IPv6.
+/// Also rejects the cloud metadata name `metadata.google.internal`. Loopback
+/// and private addresses are accepted.
 boost::system::result<webhook_target, webhook_url_error>
 parse_webhook_url(std::string_view url);
 

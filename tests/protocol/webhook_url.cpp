@@ -83,13 +83,36 @@ TEST_CASE("the scheme is http") {
   CHECK_FALSE(parse_webhook_url("http://h/")->is_https());
 }
 
-TEST_CASE("https URLs are rejected until TLS is supported") {
-  for (auto url : {"https://example.com/hook", "HTTPS://example.com:8443/",
-                   "https://user:pw@127.0.0.1/"}) {
-    CAPTURE(url);
-    CHECK(error_of(url)
-          == "https webhook URLs are not supported yet; use http://");
-  }
+TEST_CASE("https URLs are accepted with port 443 by default") {
+  auto result = parse_webhook_url("HTTPS://user:pw@Example.COM/hook?k=v");
+  REQUIRE(result.has_value());
+  CHECK(result->scheme == "https");
+  CHECK(result->is_https());
+  CHECK(result->host == "example.com");
+  CHECK(result->port == 443);
+  CHECK(result->host_header == "example.com");
+  CHECK(result->target == "/hook?k=v");
+  CHECK(result->redacted == "https://example.com/hook");
+  CHECK(result->authorization == "Basic dXNlcjpwdw==");
+  auto explicit_port = parse_webhook_url("https://127.0.0.1:8443/");
+  REQUIRE(explicit_port.has_value());
+  CHECK(explicit_port->port == 8443);
+  CHECK(explicit_port->host_header == "127.0.0.1:8443");
+  CHECK(explicit_port->redacted == "https://127.0.0.1:8443/");
+  auto http_port = parse_webhook_url("https://[::1]:80/");
+  REQUIRE(http_port.has_value());
+  CHECK(http_port->host_header == "[::1]:80");
+}
+
+TEST_CASE("https URLs are checked like http URLs") {
+  CHECK(error_of("https://169.254.169.254/")
+        == "webhook URL host 169.254.169.254 is a link-local or cloud "
+           "metadata address");
+  CHECK(error_of("https://example.com/#x")
+        == "webhook URL must not have a fragment (#...)");
+  CHECK(error_of("https://metadata.google.internal/")
+        == "webhook URL host metadata.google.internal is a cloud metadata "
+           "endpoint");
 }
 
 TEST_CASE("user info becomes a Basic Authorization value") {
@@ -115,9 +138,10 @@ TEST_CASE("percent-encoded user info is decoded") {
 TEST_CASE("invalid webhook URLs are refused with a reason") {
   refused_case cases[] = {
       {"", "webhook URL is empty"},
-      {"localhost:8080/events", "webhook URL must start with http://"},
-      {"ftp://example.com/", "webhook URL must start with http://"},
-      {"file:///etc/passwd", "webhook URL must start with http://"},
+      {"localhost:8080/events",
+       "webhook URL must start with http:// or https://"},
+      {"ftp://example.com/", "webhook URL must start with http:// or https://"},
+      {"file:///etc/passwd", "webhook URL must start with http:// or https://"},
       {"http:/path", "webhook URL has no host"},
       {"http:///path", "webhook URL has no host"},
       {"http://./path", "webhook URL has no host"},
@@ -131,11 +155,11 @@ TEST_CASE("invalid webhook URLs are refused with a reason") {
       {"http://example.com:99999999999999999999/",
        "webhook URL port must be a number from 1 to 65535"},
       {"http://exa mple.com/",
-       "webhook URL is not a valid URL; expected http://host[:port]/path"},
+       "webhook URL is not a valid URL; expected http[s]://host[:port]/path"},
       {"http://example.com/\r\nX-Injected: 1",
-       "webhook URL is not a valid URL; expected http://host[:port]/path"},
+       "webhook URL is not a valid URL; expected http[s]://host[:port]/path"},
       {"not a url",
-       "webhook URL is not a valid URL; expected http://host[:port]/path"},
+       "webhook URL is not a valid URL; expected http[s]://host[:port]/path"},
       {"http://[v1.fe]/", "webhook URL host must be a name or an IP address"},
       {"http://ex%2Fample.com/",
        "webhook URL host contains characters other than letters, digits, '-', "
@@ -243,6 +267,7 @@ TEST_CASE("is_refused_address covers link-local and metadata addresses") {
 
 TEST_CASE("value() throws the message for start-up callers") {
   auto result = parse_webhook_url("ftp://x/");
-  CHECK_THROWS_WITH_AS(result.value(), "webhook URL must start with http://",
+  CHECK_THROWS_WITH_AS(result.value(),
+                       "webhook URL must start with http:// or https://",
                        std::invalid_argument);
 }
