@@ -2,6 +2,7 @@
 
 #include "webhook/detail/connection_pool.hpp"
 #include "webhook/detail/http_session.hpp"
+#include "webhook/detail/tls_context_cache.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -17,7 +18,9 @@ public:
       : io_(io), options_(std::make_shared<const http_client_options>(
                      std::move(options))),
         pool_(std::make_shared<detail::connection_pool>(
-            options_->max_idle_connections)) {
+            options_->max_idle_connections)),
+        tls_contexts_(std::make_shared<detail::tls_context_cache>(
+            options_->max_tls_contexts)) {
     // nop
   }
 
@@ -27,12 +30,13 @@ public:
     // Sessions share the pool and options, never the client, so they may
     // finish after the client is gone.
     boost::asio::post(io_, [&io = io_, options = options_, pool = pool_,
+                            tls_contexts = tls_contexts_,
                             request = std::move(request),
                             done = std::move(done)]() mutable {
-      auto reused = pool->take(detail::http_session::pool_key(*request.target));
-      std::make_shared<detail::http_session>(io, std::move(reused), pool,
-                                             *options, std::move(request),
-                                             std::move(done))
+      auto reused = pool->take(detail::http_session::pool_key(request));
+      std::make_shared<detail::http_session>(
+          io, std::move(reused), pool, tls_contexts, *options,
+          std::move(request), std::move(done))
           ->run();
     });
   }
@@ -41,6 +45,7 @@ private:
   boost::asio::io_context& io_;
   std::shared_ptr<const http_client_options> options_;
   std::shared_ptr<detail::connection_pool> pool_;
+  std::shared_ptr<detail::tls_context_cache> tls_contexts_;
 };
 
 } // namespace

@@ -26,6 +26,8 @@ struct http_client_options {
   std::size_t max_interim_responses = 8;
   /// Maximum number of idle keep-alive connections kept for reuse.
   std::size_t max_idle_connections = 4;
+  /// Maximum number of TLS contexts kept, one per CA file in use.
+  std::size_t max_tls_contexts = 8;
   /// The `User-Agent` header.
   std::string user_agent = "pilot-daemon/" PILOT_VERSION;
 };
@@ -34,20 +36,27 @@ struct http_client_options {
 /// the daemon runs on its own thread and which must outlive the client.
 ///
 /// Each POST runs as one session on its own strand under one deadline
-/// (`http_request::timeout`) that covers resolving, connecting, writing and
-/// reading the whole response. Once the headers of the final response are
-/// in, its status is the outcome: a body that fails, exceeds
-/// `max_response_body` or outlasts `body_timeout` only closes the
+/// (`http_request::timeout`) that covers resolving, connecting, the TLS
+/// handshake, writing and reading the whole response. Once the headers of
+/// the final response are in, its status is the outcome: a body that fails,
+/// exceeds `max_response_body` or outlasts `body_timeout` only closes the
 /// connection. Connections are kept alive and reused, and redirects are
 /// never followed. The client rejects every resolved address that
 /// `protocol::is_refused_address` rejects. When a reused connection fails
 /// before any response byte arrives, the request is sent once more on a new
-/// connection. Failure classes in `attempt_result`: `timeout` (no
-/// final response by the deadline), `connect` (refused, reset or closed before
-/// a response, invalid response, rejected address) and `dns`.
-// TODO: https URLs need TLS (OpenSSL through Beast's ssl_stream), which
-// would add the `tls` failure class; until then `protocol::parse_webhook_url`
-// rejects them.
+/// connection, with a new `webhook-timestamp` and signature.
+///
+/// https targets use TLS 1.2 or newer through OpenSSL. The server's
+/// certificate must chain to the system trust store, or to the CAs in
+/// `http_request::ca_file` alone when it is set, and must name the URL's
+/// host (an IP address for an IP literal, which is not sent as SNI).
+/// Connections are reused only for the same CA file.
+///
+/// Failure classes in `attempt_result`: `timeout` (no final response by the
+/// deadline), `connect` (refused, reset or closed before a response,
+/// invalid response, rejected address), `dns` and `tls` (handshake or
+/// certificate verification failed, unusable CA file, TLS error before a
+/// response).
 std::shared_ptr<transport> make_http_client(boost::asio::io_context& io,
                                             http_client_options options = {});
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pilot::webhook {
 
@@ -23,8 +24,14 @@ struct http_request {
   std::string event_name;
   /// `<node_id>-<boot_id>-<event_id>`, sent as `webhook-id`.
   std::string webhook_id;
-  /// The one deadline of the whole attempt: resolve, connect, write and
-  /// reading the complete response.
+  /// The raw keys (decoded from `whsec_` secrets) that sign the request in
+  /// `webhook-signature`; null or empty for no signature. Secrets: never log.
+  std::shared_ptr<const std::vector<std::string>> signing_keys;
+  /// PEM file of the CAs trusted for https instead of the system store;
+  /// empty for the system store.
+  std::string ca_file;
+  /// The one deadline of the whole attempt: resolve, connect, the TLS
+  /// handshake, write and reading the complete response.
   std::chrono::milliseconds timeout{5'000};
 };
 

@@ -1,12 +1,11 @@
 #include "protocol/webhook_signature.hpp"
 
+#include "tests/actors/file_test_support.hpp"
+#include "tests/webhook/test_certificates.hpp"
+
 #include <doctest/doctest.h>
 
-#include <stdlib.h>
-
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,34 +56,10 @@ std::string error_of(std::string_view secret) {
   return key.has_value() ? std::string{"accepted"} : key.error().message;
 }
 
-/// A temporary directory removed with everything in it at scope exit.
-class temp_dir {
-public:
-  temp_dir() {
-    std::string pattern
-        = (std::filesystem::temp_directory_path() / "pilot-signature-XXXXXX")
-              .string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  std::string write(const std::string& name, std::string_view content) {
-    auto path = (path_ / name).string();
-    std::ofstream out{path, std::ios::binary};
-    out << content;
-    return path;
-  }
-
-  std::string path() const { return path_.string(); }
-
-private:
-  std::filesystem::path path_;
-};
+std::string write_file(const pilot::test::temp_dir& dir,
+                       const std::string& name, std::string_view content) {
+  return pilot::test::write_file(dir.path, name, content);
+}
 
 } // namespace
 
@@ -179,31 +154,34 @@ TEST_CASE("value of a rejected secret throws invalid_argument") {
 }
 
 TEST_CASE("a PEM file with a certificate is a usable CA file") {
-  temp_dir dir;
-  auto path = dir.write("ca.pem", ca_certificate_pem);
+  pilot::test::temp_dir dir;
+  auto path = write_file(dir, "ca.pem", ca_certificate_pem);
   CHECK_FALSE(ca_file_problem(path).has_value());
-  auto twice = dir.write("two.pem", std::string{ca_certificate_pem}
-                                        + std::string{ca_certificate_pem});
+  auto twice = write_file(dir, "two.pem",
+                          std::string{ca_certificate_pem}
+                              + std::string{ca_certificate_pem});
   CHECK_FALSE(ca_file_problem(twice).has_value());
 }
 
 TEST_CASE("an unusable CA file is named with the reason") {
-  temp_dir dir;
-  auto missing = dir.path() + "/missing.pem";
+  pilot::test::temp_dir dir;
+  auto missing = dir.path.string() + "/missing.pem";
   CHECK(ca_file_problem(missing)
         == "webhook CA file " + missing
                + " cannot be read: No such file or directory");
-  CHECK(ca_file_problem(dir.path())
-        == "webhook CA file " + dir.path() + " is a directory, not a file");
-  auto empty = dir.write("empty.pem", "");
+  CHECK(ca_file_problem(dir.path.string())
+        == "webhook CA file " + dir.path.string()
+               + " is a directory, not a file");
+  auto empty = write_file(dir, "empty.pem", "");
   CHECK(ca_file_problem(empty)
         == "webhook CA file " + empty + " contains no PEM certificate");
-  auto text = dir.write("text.pem", "not a certificate\n");
+  auto text = write_file(dir, "text.pem", "not a certificate\n");
   CHECK(ca_file_problem(text)
         == "webhook CA file " + text + " contains no PEM certificate");
-  auto broken = dir.write("broken.pem", "-----BEGIN CERTIFICATE-----\n"
-                                        "bm90IGEgY2VydGlmaWNhdGU=\n"
-                                        "-----END CERTIFICATE-----\n");
+  auto broken = write_file(dir, "broken.pem",
+                           "-----BEGIN CERTIFICATE-----\n"
+                           "bm90IGEgY2VydGlmaWNhdGU=\n"
+                           "-----END CERTIFICATE-----\n");
   auto problem = ca_file_problem(broken);
   REQUIRE(problem.has_value());
   CHECK(problem->starts_with("webhook CA file " + broken

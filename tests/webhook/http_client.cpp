@@ -1,5 +1,7 @@
 #include "webhook/http_client.hpp"
 
+#include "tests/actors/file_test_support.hpp"
+#include "tests/webhook/test_certificates.hpp"
 #include "webhook/detail/http_session.hpp"
 #include "webhook/webhook_actor.hpp"
 
@@ -9,6 +11,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -22,9 +26,13 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <openssl/hmac.h>
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <limits>
@@ -81,11 +89,13 @@ public:
     return requests_;
   }
 
-  /// Reads one request from `socket` and records it.
-  asio::awaitable<http_message> read_request(tcp::socket& socket,
+  /// Reads one request from `stream`, a TCP socket or a TLS stream, and
+  /// records it.
+  template <class Stream>
+  asio::awaitable<http_message> read_request(Stream& stream,
                                              beast::flat_buffer& buffer) {
     http_message request;
-    co_await http::async_read(socket, buffer, request, asio::use_awaitable);
+    co_await http::async_read(stream, buffer, request, asio::use_awaitable);
     std::lock_guard guard{mutex_};
     requests_.push_back(request);
     co_return request;
@@ -113,7 +123,8 @@ asio::awaitable<void> write_text(tcp::socket& socket, std::string text) {
   co_await asio::async_write(socket, asio::buffer(text), asio::use_awaitable);
 }
 
-asio::awaitable<void> write_response(tcp::socket& socket, int status,
+template <class Stream>
+asio::awaitable<void> write_response(Stream& stream, int status,
                                      bool keep_alive = true,
                                      std::string body = "ok") {
   http::response<http::string_body> response{static_cast<http::status>(status),
@@ -123,7 +134,7 @@ asio::awaitable<void> write_response(tcp::socket& socket, int status,
   if (status != 204 && status != 304)
     response.body() = std::move(body);
   response.prepare_payload();
-  co_await http::async_write(socket, response, asio::use_awaitable);
+  co_await http::async_write(stream, response, asio::use_awaitable);
 }
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
@@ -179,12 +190,18 @@ public:
                       std::chrono::milliseconds timeout = 300ms,
                       std::string body = R"({"event":"trust.revoked"})") {
     http_request request;
-    request.attempt_id = ++attempts_;
     request.target = std::move(target);
     request.body = std::move(body);
+    request.timeout = timeout;
+    return post(std::move(request));
+  }
+
+  /// Posts `request` with the next attempt ID and the webhook ID and event
+  /// name of the other tests, and waits for its result.
+  attempt_result post(http_request request) {
+    request.attempt_id = ++attempts_;
     request.event_name = "trust.revoked";
     request.webhook_id = "5-a1b2c3-" + std::to_string(attempts_);
-    request.timeout = timeout;
     auto promise = std::make_shared<std::promise<attempt_result>>();
     auto future = promise->get_future();
     client_->post(std::move(request), [promise](attempt_result result) {
@@ -774,4 +791,449 @@ TEST_CASE("the webhook actor delivers through the HTTP client in order") {
   work.reset();
   io.stop();
   io_thread.join();
+}
+
+namespace {
+
+namespace ssl = asio::ssl;
+
+/// Settings of a `tls_server`.
+struct tls_server_options {
+  /// Adjusts the server's TLS context, such as the protocol versions.
+  std::function<void(SSL_CTX*)> configure;
+  /// The request on the first connection after which the server closes the
+  /// TCP connection, with no response and no TLS close_notify alert. 0 for
+  /// none.
+  std::size_t drop_request = 0;
+  /// Responses on a connection after which the server closes it with a TLS
+  /// close_notify alert. 0 for no limit.
+  std::size_t responses_per_connection = 0;
+};
+
+ssl::context make_server_context(const test::pem_identity& identity,
+                                 const tls_server_options& options) {
+  ssl::context context{ssl::context::tls_server};
+  context.use_certificate_chain(asio::buffer(identity.certificate));
+  context.use_private_key(asio::buffer(identity.private_key),
+                          ssl::context::pem);
+  if (options.configure)
+    options.configure(context.native_handle());
+  return context;
+}
+
+/// A real HTTPS server on 127.0.0.1 and a free port, with its own thread,
+/// that responds 200 to every request and records the requests and the
+/// server names (SNI) of its handshakes.
+class tls_server {
+public:
+  explicit tls_server(const test::pem_identity& identity,
+                      tls_server_options options = {})
+      : context_(make_server_context(identity, options)),
+        options_(std::move(options)),
+        server_([this](tcp::socket socket, loopback_server& server) {
+          return serve(std::move(socket), server);
+        }) {
+    // nop
+  }
+
+  std::uint16_t port() const { return server_.port(); }
+
+  std::size_t connections() const { return server_.connections(); }
+
+  std::size_t handshakes() const { return handshakes_; }
+
+  std::vector<http_message> requests() const { return server_.requests(); }
+
+  std::vector<std::string> server_names() const {
+    std::lock_guard guard{mutex_};
+    return server_names_;
+  }
+
+private:
+  asio::awaitable<void> serve(tcp::socket socket, loopback_server& server) {
+    auto number = server.connections();
+    ssl::stream<tcp::socket> stream{std::move(socket), context_};
+    co_await stream.async_handshake(ssl::stream_base::server,
+                                    asio::use_awaitable);
+    ++handshakes_;
+    record_server_name(stream.native_handle());
+    beast::flat_buffer buffer;
+    for (std::size_t served = 1;; ++served) {
+      co_await server.read_request(stream, buffer);
+      if (number == 1 && served == options_.drop_request) {
+        stream.next_layer().close();
+        co_return;
+      }
+      co_await write_response(stream, 200);
+      if (served == options_.responses_per_connection) {
+        // Sends close_notify and then waits for the peer's alert, which
+        // ends with an error when the client closes without one.
+        co_await stream.async_shutdown(asio::use_awaitable);
+        co_return;
+      }
+    }
+  }
+
+  void record_server_name(SSL* ssl) {
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    std::lock_guard guard{mutex_};
+    server_names_.emplace_back(name != nullptr ? name : "");
+  }
+
+  ssl::context context_;
+  tls_server_options options_;
+  std::atomic<std::size_t> handshakes_ = 0;
+  mutable std::mutex mutex_;
+  std::vector<std::string> server_names_;
+  // Declared last, so that its thread stops before the members it uses
+  // are destroyed.
+  loopback_server server_;
+};
+
+/// The CA, its file and the certificates of the TLS tests.
+struct tls_fixture {
+  std::string write(const std::string& name, std::string_view content) {
+    return test::write_file(dir.path, name, content);
+  }
+
+  test::temp_dir dir;
+  test::test_ca ca;
+  std::string ca_file = write("ca.pem", ca.certificate_pem());
+  test::pem_identity server_identity = ca.issue();
+};
+
+http_request https_request(std::uint16_t port, const std::string& ca_file,
+                           const std::string& host = "localhost") {
+  http_request request;
+  request.target
+      = target_of("https://" + host + ":" + std::to_string(port) + "/events");
+  request.body = R"({"event":"trust.revoked"})";
+  request.ca_file = ca_file;
+  request.timeout = 2s;
+  return request;
+}
+
+/// The `webhook-signature` entry for `key`, computed with OpenSSL's
+/// one-shot HMAC apart from the signing code under test.
+std::string expected_signature(const std::string& key,
+                               const std::string& signed_text) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  REQUIRE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+               reinterpret_cast<const unsigned char*>(signed_text.data()),
+               signed_text.size(), mac, &size)
+          != nullptr);
+  std::string encoded(4 * ((size + 2) / 3), '\0');
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), mac,
+                  static_cast<int>(size));
+  return "v1," + encoded;
+}
+
+std::string signed_text(const http_message& request) {
+  return std::string{request["webhook-id"]} + "."
+         + std::string{request["webhook-timestamp"]} + "." + request.body();
+}
+
+} // namespace
+
+TEST_CASE("an https POST is delivered with the CA file") {
+  tls_fixture pki;
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  auto result = client.post(https_request(server.port(), pki.ca_file));
+  CHECK(result.status == 200);
+  CHECK(result.failure_class == "");
+  CHECK(result.detail == "");
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].target() == "/events");
+  CHECK(requests[0].body() == R"({"event":"trust.revoked"})");
+  CHECK(requests[0][http::field::host]
+        == "localhost:" + std::to_string(server.port()));
+  CHECK(server.server_names() == std::vector<std::string>{"localhost"});
+}
+
+TEST_CASE("an https IP literal is verified and sent without SNI") {
+  tls_fixture pki;
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  auto result
+      = client.post(https_request(server.port(), pki.ca_file, "127.0.0.1"));
+  CHECK(result.status == 200);
+  CHECK(result.failure_class == "");
+  CHECK(server.server_names() == std::vector<std::string>{""});
+}
+
+TEST_CASE("a kept-alive TLS connection is reused") {
+  tls_fixture pki;
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  for (int i = 0; i < 3; ++i)
+    CHECK(client.post(https_request(server.port(), pki.ca_file)).status == 200);
+  CHECK(server.requests().size() == 3);
+  CHECK(server.connections() == 1);
+  CHECK(server.handshakes() == 1);
+}
+
+TEST_CASE("a TLS connection is reused only under the same CA file") {
+  tls_fixture pki;
+  auto other_ca_file = pki.write("same-ca.pem", pki.ca.certificate_pem());
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  CHECK(client.post(https_request(server.port(), pki.ca_file)).status == 200);
+  CHECK(client.post(https_request(server.port(), other_ca_file)).status == 200);
+  CHECK(client.post(https_request(server.port(), pki.ca_file)).status == 200);
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("the system trust store rejects the test CA") {
+  tls_fixture pki;
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  auto result = client.post(https_request(server.port(), ""));
+  CHECK(result.status == 0);
+  CHECK(result.failure_class == "tls");
+  CHECK(result.detail
+        == "TLS handshake with https://localhost:"
+               + std::to_string(server.port())
+               + " failed: certificate verify failed: unable to get local "
+                 "issuer certificate");
+  CHECK(server.requests().empty());
+}
+
+TEST_CASE("a certificate for another host fails with class tls") {
+  tls_fixture pki;
+  test::certificate_request request;
+  request.subject_alt_names = "DNS:other.example,IP:192.0.2.1";
+  tls_server server{pki.ca.issue(request)};
+  client_fixture client;
+  auto by_name = client.post(https_request(server.port(), pki.ca_file));
+  CHECK(by_name.failure_class == "tls");
+  CHECK(by_name.detail
+        == "TLS handshake with https://localhost:"
+               + std::to_string(server.port())
+               + " failed: certificate verify failed: hostname mismatch");
+  auto by_address
+      = client.post(https_request(server.port(), pki.ca_file, "127.0.0.1"));
+  CHECK(by_address.failure_class == "tls");
+  CHECK(by_address.detail
+        == "TLS handshake with https://127.0.0.1:"
+               + std::to_string(server.port())
+               + " failed: certificate verify failed: IP address mismatch");
+  CHECK(server.requests().empty());
+}
+
+TEST_CASE("a wildcard covers one label only") {
+  tls_fixture pki;
+  test::certificate_request request;
+  request.subject_alt_names = "DNS:*.localhost";
+  tls_server server{pki.ca.issue(request)};
+  client_fixture client;
+  auto result = client.post(https_request(server.port(), pki.ca_file));
+  CHECK(result.failure_class == "tls");
+  CHECK(result.detail.ends_with("hostname mismatch"));
+}
+
+TEST_CASE("an expired certificate fails with class tls") {
+  tls_fixture pki;
+  test::certificate_request request;
+  request.valid_from = -48h;
+  request.valid_until = -24h;
+  tls_server server{pki.ca.issue(request)};
+  client_fixture client;
+  auto result = client.post(https_request(server.port(), pki.ca_file));
+  CHECK(result.failure_class == "tls");
+  CHECK(result.detail
+        == "TLS handshake with https://localhost:"
+               + std::to_string(server.port())
+               + " failed: certificate verify failed: certificate has "
+                 "expired");
+}
+
+/// Limits a TLS context to TLS 1.1 and allows its weak algorithms.
+void allow_only_tls_1_1(SSL_CTX* context) {
+  SSL_CTX_set_security_level(context, 0);
+  REQUIRE(SSL_CTX_set_min_proto_version(context, TLS1_1_VERSION) == 1);
+  REQUIRE(SSL_CTX_set_max_proto_version(context, TLS1_1_VERSION) == 1);
+}
+
+TEST_CASE("a TLS 1.1 server fails with class tls") {
+  tls_fixture pki;
+  tls_server_options options;
+  options.configure = allow_only_tls_1_1;
+  tls_server server{pki.server_identity, options};
+  // A client that allows TLS 1.1 completes the handshake, so the server
+  // itself works and the failure below comes from the version.
+  {
+    asio::io_context io;
+    ssl::context context{ssl::context::tls_client};
+    allow_only_tls_1_1(context.native_handle());
+    ssl::stream<tcp::socket> stream{io, context};
+    stream.next_layer().connect(
+        {asio::ip::make_address("127.0.0.1"), server.port()});
+    boost::system::error_code ec;
+    stream.handshake(ssl::stream_base::client, ec);
+    CHECK_MESSAGE(!ec, ec.message());
+  }
+  client_fixture client;
+  auto result = client.post(https_request(server.port(), pki.ca_file));
+  CHECK(result.status == 0);
+  CHECK(result.failure_class == "tls");
+  CHECK(result.detail.starts_with("TLS handshake with https://localhost:"
+                                  + std::to_string(server.port())
+                                  + " failed: "));
+  CHECK(server.handshakes() == 1);
+}
+
+TEST_CASE("an unusable CA file fails with class tls") {
+  tls_fixture pki;
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  auto missing = pki.ca_file + ".missing";
+  auto result = client.post(https_request(server.port(), missing));
+  CHECK(result.failure_class == "tls");
+  CHECK(result.detail
+        == "webhook CA file " + missing
+               + " cannot be read: No such file or directory");
+  CHECK(server.connections() == 0);
+}
+
+TEST_CASE("a changed CA file is loaded again") {
+  tls_fixture pki;
+  test::test_ca other_ca{"Another test CA"};
+  auto ca_file = pki.write("rotating.pem", other_ca.certificate_pem());
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  CHECK(client.post(https_request(server.port(), ca_file)).failure_class
+        == "tls");
+  // The file system's time stamps may be coarse, so the new file gets a
+  // modification time that differs for sure.
+  pki.write("rotating.pem", pki.ca.certificate_pem());
+  std::filesystem::last_write_time(
+      ca_file, std::filesystem::last_write_time(ca_file) + 2s);
+  CHECK(client.post(https_request(server.port(), ca_file)).status == 200);
+}
+
+TEST_CASE("a plain HTTP server on an https URL fails with class tls") {
+  loopback_server server{answer_all(200)};
+  tls_fixture pki;
+  client_fixture client;
+  auto result
+      = client.post(https_request(server.port(), pki.ca_file, "127.0.0.1"));
+  CHECK(result.failure_class == "tls");
+  CHECK(result.detail.starts_with("TLS handshake with https://127.0.0.1:"));
+}
+
+TEST_CASE("a TLS handshake that never ends times out") {
+  loopback_server server{
+      [](tcp::socket, loopback_server&) -> asio::awaitable<void> {
+        co_await sleep_for(60s);
+      }};
+  tls_fixture pki;
+  client_fixture client;
+  auto request = https_request(server.port(), pki.ca_file, "127.0.0.1");
+  request.timeout = 300ms;
+  auto result = client.post(std::move(request));
+  CHECK(result.failure_class == "timeout");
+  CHECK(result.detail
+        == "TLS handshake with https://127.0.0.1:"
+               + std::to_string(server.port()) + " timed out after 300 ms");
+  CHECK(result.latency_us >= 300'000);
+}
+
+TEST_CASE("a reused TLS connection cut before the response is resent") {
+  tls_fixture pki;
+  tls_server_options options;
+  options.drop_request = 2;
+  tls_server server{pki.server_identity, options};
+  client_fixture client;
+  CHECK(client.post(https_request(server.port(), pki.ca_file)).status == 200);
+  auto result = client.post(https_request(server.port(), pki.ca_file));
+  CHECK(result.status == 200);
+  CHECK(result.failure_class == "");
+  CHECK(server.connections() == 2);
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[1]["webhook-id"] == requests[2]["webhook-id"]);
+}
+
+TEST_CASE("a TLS connection closed by the server while idle is not reused") {
+  tls_fixture pki;
+  tls_server_options options;
+  options.responses_per_connection = 1;
+  tls_server server{pki.server_identity, options};
+  client_fixture client;
+  for (int i = 0; i < 3; ++i) {
+    CHECK(client.post(https_request(server.port(), pki.ca_file)).status == 200);
+    // Gives the close_notify alert time to arrive before the next request,
+    // which then opens a new connection at once instead of resending.
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(server.requests().size() == 3);
+  CHECK(server.connections() == 3);
+}
+
+TEST_CASE("every key signs the request") {
+  tls_fixture pki;
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  auto keys = std::make_shared<const std::vector<std::string>>(
+      std::vector<std::string>{std::string(32, 'k'), std::string(24, 'r')});
+  auto request = https_request(server.port(), pki.ca_file);
+  request.signing_keys = keys;
+  CHECK(client.post(std::move(request)).status == 200);
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  auto text = signed_text(requests[0]);
+  CHECK(text.starts_with("5-a1b2c3-1."));
+  CHECK(requests[0]["webhook-signature"]
+        == expected_signature((*keys)[0], text) + " "
+               + expected_signature((*keys)[1], text));
+}
+
+TEST_CASE("a request without keys has no signature header") {
+  loopback_server server{answer_all(200)};
+  client_fixture client;
+  http_request request;
+  request.target = target_of(url_of(server));
+  request.signing_keys = std::make_shared<const std::vector<std::string>>();
+  CHECK(client.post(std::move(request)).status == 200);
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].count("webhook-signature") == 0);
+}
+
+TEST_CASE("a resent request is signed for its new timestamp") {
+  loopback_server server{
+      [](tcp::socket socket, loopback_server& server) -> asio::awaitable<void> {
+        beast::flat_buffer buffer;
+        co_await server.read_request(socket, buffer);
+        co_await write_response(socket, 200);
+        if (server.connections() == 1) {
+          co_await server.read_request(socket, buffer);
+          // Waits into the next second, so that the resent request has a
+          // later timestamp.
+          co_await sleep_for(1100ms);
+          socket.close();
+          co_return;
+        }
+        co_await sleep_for(60s);
+      }};
+  client_fixture client;
+  auto key = std::string(32, 'k');
+  auto keys = std::make_shared<const std::vector<std::string>>(
+      std::vector<std::string>{key});
+  for (int i = 0; i < 2; ++i) {
+    http_request request;
+    request.target = target_of(url_of(server));
+    request.signing_keys = keys;
+    request.timeout = 3s;
+    CHECK(client.post(std::move(request)).status == 200);
+  }
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[1]["webhook-timestamp"] != requests[2]["webhook-timestamp"]);
+  for (const auto& request : requests)
+    CHECK(request["webhook-signature"]
+          == expected_signature(key, signed_text(request)));
 }

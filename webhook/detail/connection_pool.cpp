@@ -13,10 +13,15 @@ void close(socket_type& socket) {
   socket.close(ignored);
 }
 
+void close(idle_connection& connection) {
+  close(socket_of(connection));
+}
+
 // An idle HTTP connection has nothing to read. A readable socket means the
-// server closed it (end of file) or sent unsolicited bytes, so it
-// cannot carry the next request.
-bool is_reusable(socket_type& socket) {
+// server closed it (end of file, after a TLS close_notify alert for TLS)
+// or sent unsolicited bytes, so it cannot carry the next request.
+bool is_reusable(idle_connection& connection) {
+  auto& socket = socket_of(connection);
   boost::system::error_code ec;
   socket.non_blocking(true, ec);
   if (ec)
@@ -31,6 +36,12 @@ bool is_reusable(socket_type& socket) {
 
 } // namespace
 
+socket_type& socket_of(idle_connection& connection) {
+  if (auto* tls = std::get_if<tls_connection>(&connection))
+    return boost::beast::get_lowest_layer(tls->stream).socket();
+  return std::get<socket_type>(connection);
+}
+
 connection_pool::connection_pool(std::size_t capacity) : capacity_(capacity) {
   // nop
 }
@@ -39,31 +50,31 @@ connection_pool::~connection_pool() {
   clear();
 }
 
-std::optional<socket_type> connection_pool::take(const std::string& key) {
+std::optional<idle_connection> connection_pool::take(const std::string& key) {
   std::lock_guard guard{mutex_};
   for (auto i = idle_.size(); i-- > 0;) {
     if (idle_[i].first != key)
       continue;
-    auto socket = std::move(idle_[i].second);
+    auto connection = std::move(idle_[i].second);
     idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
-    if (is_reusable(socket))
-      return socket;
-    close(socket);
+    if (is_reusable(connection))
+      return connection;
+    close(connection);
   }
   return std::nullopt;
 }
 
-void connection_pool::put(std::string key, socket_type socket) {
+void connection_pool::put(std::string key, idle_connection connection) {
   std::lock_guard guard{mutex_};
   if (capacity_ == 0) {
-    close(socket);
+    close(connection);
     return;
   }
   while (idle_.size() >= capacity_) {
     close(idle_.front().second);
     idle_.pop_front();
   }
-  idle_.emplace_back(std::move(key), std::move(socket));
+  idle_.emplace_back(std::move(key), std::move(connection));
 }
 
 std::size_t connection_pool::size() const {

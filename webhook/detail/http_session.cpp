@@ -1,13 +1,18 @@
 #include "webhook/detail/http_session.hpp"
 
 #include "actors/log.hpp"
+#include "protocol/webhook_signature.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 
@@ -41,6 +46,37 @@ http::request<http::string_body> make_message(http_request& request,
   return message;
 }
 
+// Whether `ec` comes from the TLS layer. A TLS stream cut without a
+// close_notify alert (`stream_truncated`) counts as a plain close.
+bool is_tls_error(boost::system::error_code ec) {
+  return ec.category() == asio::error::get_ssl_category()
+         && ec != asio::ssl::error::stream_truncated;
+}
+
+// Describes why a TLS handshake failed, with the reason of a failed
+// certificate verification, such as "hostname mismatch".
+std::string handshake_error_text(SSL* ssl, boost::system::error_code ec) {
+  auto verify_result = SSL_get_verify_result(ssl);
+  if (verify_result != X509_V_OK)
+    return std::string{"certificate verify failed: "}
+           + X509_verify_cert_error_string(verify_result);
+  return ec.message();
+}
+
+// Makes the handshake verify that the certificate is issued to `host`,
+// and sends `host` as SNI unless it is an IP address. Returns false when
+// OpenSSL rejects the host.
+bool expect_peer(SSL* ssl, const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  if (!ec)
+    return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str())
+           == 1;
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return SSL_set_tlsext_host_name(ssl, host.c_str()) == 1
+         && SSL_set1_host(ssl, host.c_str()) == 1;
+}
+
 } // namespace
 
 std::string
@@ -56,46 +92,63 @@ remove_refused_endpoints(std::vector<boost::asio::ip::tcp::endpoint>& list) {
 }
 
 http_session::http_session(asio::io_context& io,
-                           std::optional<socket_type> reused,
+                           std::optional<idle_connection> reused,
                            std::shared_ptr<connection_pool> pool,
+                           std::shared_ptr<tls_context_cache> tls_contexts,
                            const http_client_options& options,
                            http_request request, attempt_handler done)
-    : strand_(reused ? reused->get_executor()
+    : strand_(reused ? socket_of(*reused).get_executor()
                      : asio::any_io_executor{asio::make_strand(io)}),
       resolver_(strand_), deadline_timer_(strand_), pool_(std::move(pool)),
+      tls_contexts_(std::move(tls_contexts)),
       max_response_body_(options.max_response_body),
       body_timeout_(options.body_timeout),
       max_interim_responses_(options.max_interim_responses),
       request_(std::move(request)),
       message_(make_message(request_, options.user_agent)),
       done_(std::move(done)), reused_(reused.has_value()) {
-  if (reused)
-    stream_.emplace(std::move(*reused));
+  if (!reused)
+    return;
+  if (auto* tls = std::get_if<tls_connection>(&*reused))
+    tls_.emplace(std::move(*tls));
+  else
+    plain_.emplace(std::move(std::get<socket_type>(*reused)));
 }
 
 void http_session::run() {
   asio::dispatch(strand_, [self = shared_from_this()] { self->start(); });
 }
 
-std::string http_session::pool_key(const protocol::webhook_target& target) {
-  return target.scheme + "://" + target.host_header;
+std::string http_session::pool_key(const http_request& request) {
+  const auto& target = *request.target;
+  auto key = target.scheme + "://" + target.host_header;
+  if (target.is_https())
+    key += " ca=" + request.ca_file;
+  return key;
 }
 
 void http_session::start() {
   started_ = clock_type::now();
   deadline_ = started_ + request_.timeout;
-  auto unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch());
-  message_.set("webhook-timestamp", std::to_string(unix_seconds.count()));
-  // TODO: a `webhook-signature` header (HMAC-SHA256 over
-  // `<webhook-id>.<webhook-timestamp>.<body>`) goes here once webhook
-  // secrets are configurable; it has to follow the timestamp.
-  if (stream_) {
-    stream_->expires_at(deadline_);
+  stamp_message();
+  if (has_stream()) {
+    tcp_layer().expires_at(deadline_);
     do_write();
   } else {
     do_resolve();
   }
+}
+
+void http_session::stamp_message() {
+  auto unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  auto timestamp = std::to_string(unix_seconds.count());
+  message_.set("webhook-timestamp", timestamp);
+  const auto& keys = request_.signing_keys;
+  if (keys && !keys->empty())
+    message_.set("webhook-signature",
+                 protocol::webhook_signature(*keys, request_.webhook_id,
+                                             timestamp, message_.body()));
 }
 
 void http_session::do_resolve() {
@@ -153,9 +206,18 @@ void http_session::do_connect(std::vector<tcp::endpoint> endpoints) {
     return;
   }
   close_stream();
-  stream_.emplace(strand_);
-  stream_->expires_at(deadline_);
-  stream_->async_connect(
+  if (request_.target->is_https()) {
+    auto context = tls_contexts_->get(request_.ca_file);
+    if (!context) {
+      fail("tls", context.error());
+      return;
+    }
+    tls_.emplace(tls_connection{*context, tls_stream{strand_, **context}});
+  } else {
+    plain_.emplace(strand_);
+  }
+  tcp_layer().expires_at(deadline_);
+  tcp_layer().async_connect(
       endpoints,
       beast::bind_front_handler(&http_session::on_connect, shared_from_this()));
 }
@@ -171,13 +233,57 @@ void http_session::on_connect(boost::system::error_code ec,
     fail("connect", "connecting to " + where() + " failed: " + ec.message());
     return;
   }
+  if (tls_)
+    do_handshake();
+  else
+    do_write();
+}
+
+void http_session::do_handshake() {
+  if (!expect_peer(tls_->stream.native_handle(), request_.target->host)) {
+    fail("tls", "OpenSSL rejected " + request_.target->host
+                    + " as the name to verify the certificate of " + where()
+                    + " against");
+    return;
+  }
+  tls_->stream.async_handshake(
+      asio::ssl::stream_base::client,
+      beast::bind_front_handler(&http_session::on_handshake,
+                                shared_from_this()));
+}
+
+void http_session::on_handshake(boost::system::error_code ec) {
+  if (ec == beast::error::timeout) {
+    fail("timeout", "TLS handshake with " + where() + " timed out after "
+                        + milliseconds_text(request_.timeout));
+    return;
+  }
+  if (ec) {
+    fail("tls", "TLS handshake with " + where() + " failed: "
+                    + handshake_error_text(tls_->stream.native_handle(), ec));
+    return;
+  }
   do_write();
 }
 
+template <class Operation>
+void http_session::with_stream(Operation&& operation) {
+  if (tls_)
+    operation(tls_->stream);
+  else
+    operation(*plain_);
+}
+
+beast::tcp_stream& http_session::tcp_layer() {
+  return tls_ ? beast::get_lowest_layer(tls_->stream) : *plain_;
+}
+
 void http_session::do_write() {
-  http::async_write(
-      *stream_, message_,
-      beast::bind_front_handler(&http_session::on_write, shared_from_this()));
+  with_stream([this](auto& stream) {
+    http::async_write(
+        stream, message_,
+        beast::bind_front_handler(&http_session::on_write, shared_from_this()));
+  });
 }
 
 void http_session::on_write(boost::system::error_code ec, std::size_t) {
@@ -191,7 +297,7 @@ void http_session::on_write(boost::system::error_code ec, std::size_t) {
     return;
   }
   if (ec) {
-    fail("connect",
+    fail(is_tls_error(ec) ? "tls" : "connect",
          "sending the request to " + where() + " failed: " + ec.message());
     return;
   }
@@ -201,10 +307,12 @@ void http_session::on_write(boost::system::error_code ec, std::size_t) {
 void http_session::do_read_header() {
   parser_.emplace();
   parser_->body_limit(max_response_body_);
-  http::async_read_header(
-      *stream_, buffer_, *parser_,
-      beast::bind_front_handler(&http_session::on_read_header,
-                                shared_from_this()));
+  with_stream([this](auto& stream) {
+    http::async_read_header(
+        stream, buffer_, *parser_,
+        beast::bind_front_handler(&http_session::on_read_header,
+                                  shared_from_this()));
+  });
 }
 
 void http_session::on_read_header(boost::system::error_code ec, std::size_t) {
@@ -239,6 +347,11 @@ void http_session::fail_before_response(boost::system::error_code ec) {
   }
   if (may_resend(ec)) {
     resend(ec);
+    return;
+  }
+  if (is_tls_error(ec)) {
+    fail("tls", "TLS error on the connection to " + where()
+                    + " before a response: " + ec.message());
     return;
   }
   if (!parser_->got_some()) {
@@ -285,10 +398,13 @@ void http_session::on_interim_timeout(boost::system::error_code ec) {
 void http_session::do_read_body() {
   // The status is the outcome now and the body decides only whether the
   // connection can be reused, which is not worth a long wait.
-  stream_->expires_at(std::min(deadline_, clock_type::now() + body_timeout_));
-  http::async_read(*stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_session::on_read_body,
-                                             shared_from_this()));
+  tcp_layer().expires_at(
+      std::min(deadline_, clock_type::now() + body_timeout_));
+  with_stream([this](auto& stream) {
+    http::async_read(stream, buffer_, *parser_,
+                     beast::bind_front_handler(&http_session::on_read_body,
+                                               shared_from_this()));
+  });
 }
 
 void http_session::on_read_body(boost::system::error_code ec, std::size_t) {
@@ -327,14 +443,19 @@ void http_session::resend(boost::system::error_code ec) {
   parser_.reset();
   buffer_.clear();
   close_stream();
+  stamp_message();
   do_resolve();
 }
 
 void http_session::respond() {
   if (may_reuse()) {
-    stream_->expires_never();
-    pool_->put(pool_key(*request_.target), stream_->release_socket());
-    stream_.reset();
+    tcp_layer().expires_never();
+    if (tls_)
+      pool_->put(pool_key(request_), std::move(*tls_));
+    else
+      pool_->put(pool_key(request_), plain_->release_socket());
+    tls_.reset();
+    plain_.reset();
   } else {
     close_stream();
   }
@@ -345,7 +466,7 @@ void http_session::respond() {
 
 bool http_session::may_reuse() const {
   // After 101 the connection speaks another protocol.
-  return stream_ && parser_->is_done() && parser_->keep_alive()
+  return has_stream() && parser_->is_done() && parser_->keep_alive()
          && parser_->get().result_int() != 101 && buffer_.size() == 0;
 }
 
@@ -371,12 +492,15 @@ void http_session::finish(attempt_result result) {
 }
 
 void http_session::close_stream() {
-  if (!stream_)
+  if (!has_stream())
     return;
+  // A TLS connection closes without a close_notify alert: the request is
+  // complete or abandoned, and waiting for the peer's alert could hang.
   boost::system::error_code ignored;
-  stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_->close();
-  stream_.reset();
+  tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_layer().close();
+  tls_.reset();
+  plain_.reset();
 }
 
 std::string http_session::where() const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "webhook/detail/connection_pool.hpp"
+#include "webhook/detail/tls_context_cache.hpp"
 #include "webhook/http_client.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -25,26 +26,32 @@ namespace pilot::webhook::detail {
 std::string
 remove_refused_endpoints(std::vector<boost::asio::ip::tcp::endpoint>& list);
 
-/// One webhook POST: resolve, connect (or reuse a pooled connection), write
-/// the request, read the response headers and then the body, and return the
-/// connection to the pool when it may be reused. Once the headers of the
+/// One webhook POST: resolve, connect (or reuse a pooled connection), make
+/// the TLS handshake for https, write the request, read the response headers
+/// and then the body, and return the connection to the pool when it may be
+/// reused. Once the headers of the
 /// final response are in, its status is the outcome. Owned by `shared_ptr`
 /// and run on its own strand. Reports exactly one `attempt_result` through
 /// its handler.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  /// Prepares the session. `reused` is an idle connection from `pool` to
-  /// the request's target, or nothing to open a new one.
-  http_session(boost::asio::io_context& io, std::optional<socket_type> reused,
+  /// Prepares the session. `reused` is an idle connection from `pool`
+  /// under `pool_key(request)`, or nothing to open a new one. New https
+  /// connections take their TLS context from `tls_contexts`.
+  http_session(boost::asio::io_context& io,
+               std::optional<idle_connection> reused,
                std::shared_ptr<connection_pool> pool,
+               std::shared_ptr<tls_context_cache> tls_contexts,
                const http_client_options& options, http_request request,
                attempt_handler done);
 
   /// Starts the attempt on the session's strand.
   void run();
 
-  /// Returns the key of idle connections to `target` in the pool.
-  static std::string pool_key(const protocol::webhook_target& target);
+  /// Returns the key in the pool of the idle connections that may carry
+  /// `request`: the same scheme, host and port, and for https the same CA
+  /// file, so that no connection verified under other CAs is reused.
+  static std::string pool_key(const http_request& request);
 
 private:
   using tcp = boost::asio::ip::tcp;
@@ -57,6 +64,10 @@ private:
                   const tcp::resolver::results_type& results);
   void do_connect(std::vector<tcp::endpoint> endpoints);
   void on_connect(boost::system::error_code ec, const tcp::endpoint& peer);
+  void do_handshake();
+  void on_handshake(boost::system::error_code ec);
+  // Sets `webhook-timestamp` to now and signs the request for it.
+  void stamp_message();
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t bytes);
   // The header phase reads interim responses and the headers of the final
@@ -100,13 +111,27 @@ private:
   void close_stream();
   std::string where() const;
 
+  // Whether a connection is open.
+  bool has_stream() const { return plain_ || tls_; }
+
+  // The TCP layer of the open connection, which carries the deadline.
+  boost::beast::tcp_stream& tcp_layer();
+
+  // Calls `operation` with the open connection's stream: the TLS stream for
+  // https, the TCP stream otherwise.
+  template <class Operation>
+  void with_stream(Operation&& operation);
+
   boost::asio::any_io_executor strand_;
-  std::optional<boost::beast::tcp_stream> stream_;
+  // At most one of `plain_` and `tls_` is set.
+  std::optional<boost::beast::tcp_stream> plain_;
+  std::optional<tls_connection> tls_;
   tcp::resolver resolver_;
   // Ends the attempt at its deadline while no stream operation is pending:
   // during resolving, and after too many interim responses.
   boost::asio::steady_timer deadline_timer_;
   std::shared_ptr<connection_pool> pool_;
+  std::shared_ptr<tls_context_cache> tls_contexts_;
   std::size_t max_response_body_;
   std::chrono::milliseconds body_timeout_;
   std::size_t max_interim_responses_;
