@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building, testing and running the demo
-# need, skipping the ones already installed. Needs root (or sudo) only when
-# something is missing.
+# need, skipping the ones already installed. The fuzz targets need clang,
+# its libFuzzer and sanitizer runtimes (libclang-rt-14-dev) and
+# llvm-symbolizer (llvm). Needs root (or sudo) only when something is
+# missing.
 set -euo pipefail
 
 packages=(
+  clang
   clang-format
   doctest-dev
   g++
@@ -13,9 +16,11 @@ packages=(
   libboost-url1.81-dev
   libboost1.81-dev
   libcaf-dev
+  libclang-rt-14-dev
   libsimdjson-dev
   libssl-dev
   libsystemd-dev
+  llvm
   meson
   ninja-build
   pkg-config
