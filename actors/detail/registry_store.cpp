@@ -437,8 +437,16 @@ std::optional<registry_time> parse_rfc3339(std::string_view text) {
     if (zone[0] == '-')
       offset = -offset;
   }
-  auto local = sys_days{date} + hours{h} + minutes{mi} + seconds{s} + fraction;
-  return time_point_cast<registry_clock::duration>(local - offset);
+  auto whole = sys_days{date} + hours{h} + minutes{mi} + seconds{s} - offset;
+  // The clock counts nanoseconds in 64 bits, about the years 1678 to 2262,
+  // so an earlier or later time (such as Go's zero time) is out of range.
+  constexpr auto earliest
+      = time_point_cast<seconds>(registry_time::min()) + seconds{1};
+  constexpr auto latest
+      = time_point_cast<seconds>(registry_time::max()) - seconds{1};
+  if (whole < earliest || whole > latest)
+    return std::nullopt;
+  return time_point_cast<registry_clock::duration>(whole) + fraction;
 }
 
 std::string to_store_json(const registry_state& state) {

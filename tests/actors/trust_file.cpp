@@ -134,6 +134,16 @@ TEST_CASE("an unparsable time becomes the zero time") {
   CHECK(records.pending.at(3).received_at == zero_trust_time);
 }
 
+TEST_CASE("a written zero time reads back as the zero time") {
+  auto records = parse_trust_file(
+      R"({"trusted":[{"node_id":4,"approved_at":"0001-01-01T00:00:00Z"}],)"
+      R"("pending":[{"node_id":5,"received_at":"9999-12-31T23:59:59Z"}]})");
+  REQUIRE(records.trusted.contains(4));
+  CHECK(records.trusted.at(4).approved_at == zero_trust_time);
+  REQUIRE(records.pending.contains(5));
+  CHECK(records.pending.at(5).received_at == zero_trust_time);
+}
+
 TEST_CASE("malformed trust files name the key and the problem") {
   CHECK(parse_error("{").find("trust file: invalid JSON") == 0);
   CHECK(parse_error("[]") == "trust file: expected a JSON object");
