@@ -1,6 +1,6 @@
-"""Datagram load on a daemon for the system tests and benchmarks: a flood
-of SendTo frames paced by the daemon, an IPC client that ignores the
-daemon's datagram pushes, and the webhook counters read over IPC.
+"""Datagram load on a daemon: a flood of SendTo frames paced by the
+daemon, an IPC client that ignores the daemon's datagram pushes, and the
+webhook counters read over IPC.
 """
 import json
 import socket

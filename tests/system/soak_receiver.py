@@ -48,7 +48,8 @@ class Ledger:
 
     Event IDs are dense from 1, so two bytearrays indexed by the ID count
     how often each event arrived and how often it got a 2xx response.
-    Both counts saturate at 255.
+    Both counts saturate at 255. The totals are kept up to date as
+    requests arrive, because a report must not stall the event loop.
     """
 
     def __init__(self):
@@ -64,6 +65,14 @@ class Ledger:
         self.unanswered = 0
         self.pending = 0
         self.connections = 0
+        self.distinct_ids = 0
+        self.distinct_accepted_ids = 0
+        self.max_event_id = 0
+        self.seen_max = 0
+        self.seen_twice = []
+        self.accepted_twice = []
+        # Requests per X-Pilot-Event header.
+        self.events = {}
         self.watch_text = None
         self.watched = []
 
@@ -73,10 +82,11 @@ class Ledger:
             self.seen.extend(bytes(extra))
             self.accepted.extend(bytes(extra))
 
-    def record_request(self, webhook_id, body):
+    def record_request(self, webhook_id, event, body):
         """Counts a request; returns its event ID, or None when the
         webhook-id is missing or malformed."""
         self.requests += 1
+        self.events[event] = self.events.get(event, 0) + 1
         match = WEBHOOK_ID.match(webhook_id or b"")
         if match is None:
             if len(self.malformed_ids) < MAX_EXAMPLES:
@@ -86,23 +96,33 @@ class Ledger:
         self.prefixes.add(match.group(1).decode("ascii"))
         event_id = int(match.group(2))
         self._grow(event_id)
-        if self.seen[event_id] < 255:
-            self.seen[event_id] += 1
+        count = min(self.seen[event_id] + 1, 255)
+        self.seen[event_id] = count
+        if count == 1:
+            self.distinct_ids += 1
+        if count == 2:
+            self.seen_twice.append(event_id)
+        self.seen_max = max(self.seen_max, count)
+        self.max_event_id = max(self.max_event_id, event_id)
         if self.watch_text is not None and self.watch_text in body:
             self.watched.append(event_id)
         return event_id
 
     def record_response(self, event_id, status):
-        if 200 <= status < 300:
-            self.sent_2xx += 1
-            if event_id is not None and self.accepted[event_id] < 255:
-                self.accepted[event_id] += 1
-        else:
+        if not 200 <= status < 300:
             self.sent_5xx += 1
+            return
+        self.sent_2xx += 1
+        if event_id is None:
+            return
+        count = min(self.accepted[event_id] + 1, 255)
+        self.accepted[event_id] = count
+        if count == 1:
+            self.distinct_accepted_ids += 1
+        if count == 2:
+            self.accepted_twice.append(event_id)
 
     def report(self):
-        accepted_twice = [i for i, n in enumerate(self.accepted) if n > 1]
-        seen_twice = [i for i, n in enumerate(self.seen) if n > 1]
         return {
             "requests": self.requests,
             "sent_2xx": self.sent_2xx,
@@ -110,15 +130,16 @@ class Ledger:
             "unanswered": self.unanswered,
             "pending": self.pending,
             "connections": self.connections,
-            "distinct_ids": sum(1 for n in self.seen if n),
-            "distinct_accepted_ids": sum(1 for n in self.accepted if n),
-            "max_event_id": max((i for i, n in enumerate(self.seen) if n),
-                                default=0),
-            "accepted_twice": len(accepted_twice),
-            "accepted_twice_examples": accepted_twice[:MAX_EXAMPLES],
-            "seen_twice": len(seen_twice),
-            "seen_max": max(self.seen, default=0),
-            "seen_twice_examples": seen_twice[:MAX_EXAMPLES],
+            "distinct_ids": self.distinct_ids,
+            "distinct_accepted_ids": self.distinct_accepted_ids,
+            "max_event_id": self.max_event_id,
+            "accepted_twice": len(self.accepted_twice),
+            "accepted_twice_examples": self.accepted_twice[:MAX_EXAMPLES],
+            "seen_twice": len(self.seen_twice),
+            "seen_twice_examples": self.seen_twice[:MAX_EXAMPLES],
+            "seen_max": self.seen_max,
+            "events": {k.decode("ascii", "replace"): v
+                       for k, v in sorted(self.events.items())},
             "prefixes": sorted(self.prefixes),
             "malformed_ids": self.malformed_ids,
             # The event IDs of the watched requests, each with how often
@@ -227,7 +248,8 @@ class Connection(asyncio.Protocol):
 
     def take_request(self):
         """Removes one whole request from the buffer; returns its
-        webhook-id and body, or None while it is incomplete."""
+        webhook-id, event name and body, or None while it is
+        incomplete."""
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             if len(self.buffer) > MAX_HEADER_BYTES:
@@ -242,10 +264,11 @@ class Connection(asyncio.Protocol):
             return None
         body = bytes(self.buffer[end + 4:end + 4 + length])
         del self.buffer[:end + 4 + length]
-        return headers.get(b"webhook-id"), body
+        return (headers.get(b"webhook-id"), headers.get(b"x-pilot-event", b""),
+                body)
 
-    def handle(self, webhook_id, body):
-        event_id = self.ledger.record_request(webhook_id, body)
+    def handle(self, webhook_id, event, body):
+        event_id = self.ledger.record_request(webhook_id, event, body)
         mode = self.receiver.mode
         if mode == "dead-hangup":
             self.ledger.unanswered += 1

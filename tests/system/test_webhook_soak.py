@@ -25,7 +25,7 @@ from datagram_load import DatagramFlood, QuietIpcClient, webhook_counters
 from harness import (TEST_DIR, IpcError, Node, Registry, assert_invariant,
                      run, wait_until)
 
-# The shortest deadline the daemon takes, so that slow responses can come
+# The shortest deadline the daemon accepts, so that slow responses can come
 # after it as well as before it.
 WEBHOOK_TIMEOUT_SECONDS = 1
 WEBHOOK_CONCURRENCY = 8
