@@ -53,10 +53,10 @@ struct bench_options {
   double warmup_seconds = 0.5;
   std::uint64_t events = 1'000'000;
   std::uint64_t batch = 10'000;
-  /// CAF's `work-stealing.moderate-poll-attempts`; negative keeps CAF's
-  /// default, as the daemon does. In that phase an idle worker polls its
-  /// queue with 50 us sleeps, so a message from another thread may wait
-  /// that long; with 0 the worker goes straight to waiting on a condition
+  /// CAF's `work-stealing.moderate-poll-attempts`, or negative for CAF's
+  /// default as in the daemon. In that phase an idle worker polls its queue
+  /// with 50 us sleeps, so a message from another thread may wait that
+  /// long. With 0 the worker goes straight to waiting on a condition
   /// variable, which the sender notifies.
   long moderate_polls = -1;
   /// `produce` only builds the events and sends none.
@@ -109,7 +109,7 @@ private:
   std::thread thread_;
 };
 
-/// The actor system and the webhook actor of one run; the destructor stops
+/// The actor system and the webhook actor of one run. The destructor stops
 /// the actor before the I/O thread, so that its HTTP client goes first.
 class webhook_fixture {
 public:
@@ -285,7 +285,7 @@ int run_produce(const bench_options& options) {
 
 bench_options parse_options(int argc, char** argv) {
   if (argc < 2)
-    throw std::invalid_argument("missing mode");
+    throw std::invalid_argument("missing mode (throughput or produce)");
   bench_options options;
   options.mode = argv[1];
   for (int i = 2; i < argc; ++i) {

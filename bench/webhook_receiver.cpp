@@ -62,7 +62,7 @@ struct receiver_options {
   std::string save_request;
 };
 
-/// What the receiver has seen; printed at exit.
+/// Request, body byte and connection counts, printed at exit.
 struct receiver_counters {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> body_bytes{0};
@@ -141,7 +141,7 @@ private:
   request_recorder& recorder_;
 };
 
-/// Accepts connections and either serves them or, for a black hole, holds
+/// Accepts connections and either serves them or, for a black hole, keeps
 /// them open without reading.
 class listener {
 public:
