@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Webhook benchmarks: delivery throughput next to wrk, the producer's cost
-of raising one event, and a daemon's data path while its webhook endpoint is
-down or black-holed. Prints one table.
+"""Run the webhook benchmarks and print one table.
+
+The three parts: delivery throughput next to wrk, the producer's cost of
+raising one event, and a daemon's data path while its webhook endpoint is
+down or black-holed.
 
 1. Delivery: the webhook actor with the real HTTP client (webhook_bench
    throughput) POSTs data.datagram events to webhook_receiver, which
@@ -53,6 +55,8 @@ DATA_PATH_TOLERANCE = 0.10
 MEMORY_TOLERANCE_MIB = 8
 # Events after which part 3 reads B's peak RSS the first time.
 MEMORY_MARK = 1_000_000
+# Part 3 fails when B raises no event for this many seconds.
+STALL_TIMEOUT = 30
 
 IPC_SEND_TO = 0x0B
 IPC_WEBHOOK_STATS = 0x40
@@ -345,9 +349,17 @@ class DataPathSetup:
         start = time.perf_counter()
         self.sender.running.set()
         raised = 0
+        progress_at = (time.monotonic(), raised)
         while raised < count:
             time.sleep(0.05)
             raised = self.events() - before
+            if raised > progress_at[1]:
+                progress_at = (time.monotonic(), raised)
+            elif time.monotonic() - progress_at[0] > STALL_TIMEOUT:
+                raise RuntimeError(
+                    f"daemon B raised no event for {STALL_TIMEOUT} s after "
+                    f"{raised} of {count}; the end of its log:\n"
+                    f"{self.b.daemon.log()[-2000:]}")
         elapsed = time.perf_counter() - start
         cpu = cpu_seconds(self.pid) - cpu_before
         self.sender.running.clear()
@@ -491,8 +503,8 @@ def parse_arguments():
                         help="events per producer run (default 1000000)")
     parser.add_argument("--events", type=int, default=3_000_000,
                         help="events B raises per setup in part 3 (default "
-                        "3000000, which takes about 6 minutes on 2 shared "
-                        "CPUs; 10000000 for the full run)")
+                        "3000000; 10000000 for the full run, which takes "
+                        "about 3 times as long)")
     parser.add_argument("--chunk", type=int, default=500_000,
                         help="events per chunk in part 3 (default 500000)")
     parser.add_argument("--quick", action="store_true",
