@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Configures (once) and builds the project into build/ with warnings as
-# errors. Compiler output goes to build/build.log and is shown only when the
-# build fails. Prints the build directory on success.
+# Configures (once) and builds the project with warnings as errors. Compiler
+# output goes to <build dir>/build.log and is shown only when the build
+# fails. Prints the build directory on success.
+#
+#   scripts/build.sh             # build/
+#   scripts/build.sh --sanitize  # build-asan/: AddressSanitizer and
+#                                # UndefinedBehaviorSanitizer, for the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build_dir=${PILOT_BUILD_DIR:-build}
+
+options=(-Dwerror=true)
+default_dir=build
+if [[ "${1:-}" == --sanitize ]]; then
+  options+=(-Db_sanitize=address,undefined)
+  default_dir=build-asan
+elif (($# > 0)); then
+  echo "usage: scripts/build.sh [--sanitize]" >&2
+  exit 2
+fi
+build_dir=${PILOT_BUILD_DIR:-$default_dir}
 if [[ ! -f "$build_dir/build.ninja" ]]; then
-  meson setup "$build_dir" -Dwerror=true >/dev/null
+  meson setup "$build_dir" "${options[@]}" >/dev/null
 fi
 echo "building in $build_dir/ (the first build takes several minutes)" >&2
 if ! ninja -C "$build_dir" >"$build_dir/build.log" 2>&1; then

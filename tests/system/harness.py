@@ -51,6 +51,70 @@ def _cleanup():
 
 atexit.register(_cleanup)
 
+# Binaries built with ASan or UBSan (the test command's build) must not
+# report anything, so a report from any process a test starts fails the
+# test. ASan and LSan write their reports to files here, which also catches
+# processes whose stderr is discarded. UBSan, linked together with ASan,
+# ignores log_path and writes to stderr, so process logs and captured
+# pilotctl output are searched for its reports too. Binaries built without
+# sanitizers ignore these variables.
+SANITIZER_DIR = tempfile.mkdtemp(prefix="pilot-sanitizers-")
+_temp_dirs.append(SANITIZER_DIR)
+for _variable, _prefix in (("ASAN_OPTIONS", "asan"),
+                           ("UBSAN_OPTIONS", "ubsan")):
+    _options = os.environ.get(_variable, "")
+    os.environ[_variable] = ":".join(
+        filter(None, [_options, "log_path=" + os.path.join(SANITIZER_DIR,
+                                                           _prefix)]))
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:")
+_seen_report_files = set()
+_log_offsets = {}
+_captured_reports = []
+
+
+def note_sanitizer_output(text):
+    """Stores `text`, the captured output of a process, if it contains a
+    sanitizer report."""
+    if any(marker in text for marker in SANITIZER_MARKERS):
+        _captured_reports.append(text)
+
+
+def _new_log_reports():
+    """Returns the sanitizer lines added to *.log files in the temporary
+    directories (process logs, a detached daemon's pilot.log) since the
+    last call."""
+    reports = []
+    for directory in _temp_dirs:
+        for root, _, files in os.walk(directory):
+            for name in files:
+                path = os.path.join(root, name)
+                if not name.endswith(".log") or root == SANITIZER_DIR:
+                    continue
+                with open(path, "rb") as f:
+                    f.seek(_log_offsets.get(path, 0))
+                    text = f.read().decode("utf-8", "replace")
+                    _log_offsets[path] = f.tell()
+                lines = [line for line in text.splitlines()
+                         if any(m in line for m in SANITIZER_MARKERS)]
+                if lines:
+                    reports.append(f"{path}:\n" + "\n".join(lines))
+    return reports
+
+
+def new_sanitizer_reports():
+    """Returns each sanitizer report written since the last call."""
+    reports = []
+    for name in sorted(os.listdir(SANITIZER_DIR)):
+        if name not in _seen_report_files:
+            _seen_report_files.add(name)
+            with open(os.path.join(SANITIZER_DIR, name), "rb") as f:
+                reports.append(f.read().decode("utf-8", "replace"))
+    reports += _new_log_reports()
+    reports += _captured_reports
+    _captured_reports.clear()
+    return reports
+
 
 def binary(name):
     return os.path.join(BIN_DIR, name)
@@ -357,6 +421,7 @@ class Node:
         env.update(self.env())
         done = subprocess.run([binary("pilotctl"), "--json", *args], env=env,
                               capture_output=True, timeout=timeout)
+        note_sanitizer_output(done.stderr.decode("utf-8", "replace"))
         text = (done.stdout if done.returncode == 0 else done.stderr).decode()
         try:
             return done.returncode, json.loads(text)
@@ -780,6 +845,7 @@ def finish_pilotctl(proc, timeout):
         proc.kill()
         proc.communicate()
         raise AssertionError(f"pilotctl still running after {timeout}s")
+    note_sanitizer_output(stderr.decode("utf-8", "replace"))
     assert proc.returncode == 0, (
         f"pilotctl exited {proc.returncode}: {stderr.decode()}")
     out = json.loads(stdout)
@@ -810,13 +876,21 @@ def run(tests):
         start = time.monotonic()
         try:
             test()
+            reports = new_sanitizer_reports()
+            assert not reports, "sanitizer reports:\n" + "\n".join(reports)
         except Exception:  # a failed test must not stop the others
             failed += 1
             print(f"FAIL {test.__name__} ({time.monotonic() - start:.1f}s)")
             traceback.print_exc(file=sys.stdout)
+            print("\n".join(new_sanitizer_reports()))
         else:
             passed += 1
             print(f"PASS {test.__name__} ({time.monotonic() - start:.1f}s)")
         sys.stdout.flush()
+    late_reports = new_sanitizer_reports()
+    if late_reports:
+        failed += 1
+        print("FAIL sanitizer reports after the last test:")
+        print("\n".join(late_reports))
     print(f"system: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
