@@ -84,6 +84,9 @@ constexpr std::string_view name_of(const pubsub_unsubscribed&) {
 constexpr std::string_view name_of(const pubsub_published&) {
   return "pubsub.published";
 }
+constexpr std::string_view name_of(const webhook_test&) {
+  return "webhook.test";
+}
 
 } // namespace
 

@@ -190,17 +190,24 @@ struct pubsub_published {
   std::string from; ///< `addr:port`.
 };
 
-/// Any one of the 26 webhook events.
-using event
-    = std::variant<node_registered, node_reregistered, node_deregistered,
-                   conn_syn_received, conn_established, conn_fin, conn_rst,
-                   conn_idle_timeout, tunnel_peer_added, tunnel_established,
-                   tunnel_relay_activated, security_syn_rate_limited,
-                   security_nonce_replay, data_datagram, message_received,
-                   file_received, handshake_received, handshake_pending,
-                   handshake_auto_approved, handshake_approved,
-                   handshake_rejected, trust_revoked, trust_revoked_by_peer,
-                   pubsub_subscribed, pubsub_unsubscribed, pubsub_published>;
+// -- webhook ------------------------------------------------------------------
+
+/// `webhook.test`: sent by `pilotctl webhook test` to check the receiver.
+/// Never raised by anything that happens on the network.
+struct webhook_test {
+  std::string message = "test event from pilotctl webhook test";
+};
+
+/// Any one of the 26 webhook events of the network, or `webhook.test`.
+using event = std::variant<
+    node_registered, node_reregistered, node_deregistered, conn_syn_received,
+    conn_established, conn_fin, conn_rst, conn_idle_timeout, tunnel_peer_added,
+    tunnel_established, tunnel_relay_activated, security_syn_rate_limited,
+    security_nonce_replay, data_datagram, message_received, file_received,
+    handshake_received, handshake_pending, handshake_auto_approved,
+    handshake_approved, handshake_rejected, trust_revoked,
+    trust_revoked_by_peer, pubsub_subscribed, pubsub_unsubscribed,
+    pubsub_published, webhook_test>;
 
 /// Returns the webhook name of `e`, such as `node.registered`.
 std::string_view event_name(const event& e) noexcept;

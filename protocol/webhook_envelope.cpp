@@ -47,6 +47,7 @@ BOOST_DESCRIBE_STRUCT(trust_revoked_by_peer, (), (peer_node_id))
 BOOST_DESCRIBE_STRUCT(pubsub_subscribed, (), (topic, remote))
 BOOST_DESCRIBE_STRUCT(pubsub_unsubscribed, (), (topic, remote))
 BOOST_DESCRIBE_STRUCT(pubsub_published, (), (topic, size, from))
+BOOST_DESCRIBE_STRUCT(webhook_test, (), (message))
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pilot::webhook {
 
@@ -25,6 +26,14 @@ struct webhook_options {
   /// Requests in flight at once, from 1 to 64. With 1, events are POSTed in
   /// the order they were raised.
   std::size_t concurrency = 1;
+  /// The `webhook_events` filter; empty selects every event.
+  std::vector<std::string> events;
+  /// Zero to two `whsec_` secrets that sign every request.
+  std::vector<std::string> secrets;
+  /// PEM file of the CAs trusted for https URLs; empty for the system store.
+  std::string ca_file;
+  /// How often a failed attempt is sent again, from 0 to 3.
+  std::size_t retries = 0;
   /// How long `drain_atom` waits for buffered and in-flight events.
   std::chrono::milliseconds shutdown_grace{3'000};
   /// Random per daemon start, so `webhook-id` is unique across restarts.
@@ -38,7 +47,11 @@ struct webhook_options {
   /// each failed probe up to `max_backoff`.
   std::chrono::milliseconds initial_backoff{1'000};
   std::chrono::milliseconds max_backoff{30'000};
-  /// Each pause is scaled by a random factor in [1 - jitter, 1 + jitter].
+  /// Pause before the first retry of an attempt; it doubles for each
+  /// further retry.
+  std::chrono::milliseconds retry_backoff{100};
+  /// Each pause of a back-off or before a retry is scaled by a random factor
+  /// in [1 - jitter, 1 + jitter].
   double backoff_jitter = 0.2;
 };
 

@@ -35,8 +35,8 @@ bool is_event_name(std::string_view name) {
 
 } // namespace
 
-TEST_CASE("the event variant has the 26 webhook events") {
-  CHECK(std::variant_size_v<event> == 26);
+TEST_CASE("the event variant has the 26 network events and webhook.test") {
+  CHECK(std::variant_size_v<event> == 27);
 }
 
 TEST_CASE("every event name is distinct and well formed") {
@@ -46,7 +46,7 @@ TEST_CASE("every event name is distinct and well formed") {
     CHECK_MESSAGE(is_event_name(name), name);
     names.insert(name);
   }
-  CHECK(names.size() == 26);
+  CHECK(names.size() == 27);
 }
 
 TEST_CASE("event names match the webhook event types") {
@@ -77,6 +77,7 @@ TEST_CASE("event names match the webhook event types") {
       "pubsub.published",
       "security.syn_rate_limited",
       "security.nonce_replay",
+      "webhook.test",
   };
   std::set<std::string> actual;
   for (const auto& e : all_events())
@@ -92,6 +93,7 @@ TEST_CASE("event names belong to their structs") {
   CHECK(event_name(handshake_auto_approved{}) == "handshake.auto_approved");
   CHECK(event_name(trust_revoked_by_peer{}) == "trust.revoked_by_peer");
   CHECK(event_name(pubsub_published{}) == "pubsub.published");
+  CHECK(event_name(webhook_test{}) == "webhook.test");
 }
 
 TEST_CASE("to_string prints the event name") {

@@ -128,6 +128,7 @@ std::vector<expected_event> all_expected_events() {
       {pubsub_published{"news", 42, "0:0000.0000.0007:1002"},
        "pubsub.published",
        {{"topic", str}, {"size", num}, {"from", str}}},
+      {webhook_test{}, "webhook.test", {{"message", str}}},
   };
 }
 

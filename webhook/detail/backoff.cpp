@@ -4,6 +4,14 @@
 
 namespace pilot::webhook::detail {
 
+std::chrono::milliseconds with_jitter(std::chrono::milliseconds pause,
+                                      double jitter, std::mt19937_64& random) {
+  jitter = std::clamp(jitter, 0.0, 1.0);
+  std::uniform_real_distribution<double> factor{1.0 - jitter, 1.0 + jitter};
+  auto scaled = static_cast<double>(pause.count()) * factor(random);
+  return std::chrono::milliseconds{static_cast<std::int64_t>(scaled)};
+}
+
 backoff::backoff(std::chrono::milliseconds initial,
                  std::chrono::milliseconds max, double jitter,
                  std::uint64_t seed)
@@ -13,9 +21,7 @@ backoff::backoff(std::chrono::milliseconds initial,
 }
 
 std::chrono::milliseconds backoff::next() {
-  std::uniform_real_distribution<double> factor{1.0 - jitter_, 1.0 + jitter_};
-  auto scaled = static_cast<double>(base_.count()) * factor(random_);
-  auto pause = std::chrono::milliseconds{static_cast<std::int64_t>(scaled)};
+  auto pause = with_jitter(base_, jitter_, random_);
   base_ = std::min(base_ * 2, max_);
   return std::clamp(pause, std::chrono::milliseconds{0}, max_);
 }

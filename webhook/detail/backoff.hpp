@@ -6,6 +6,11 @@
 
 namespace pilot::webhook::detail {
 
+/// Returns `pause` scaled by a random factor in [1 - jitter, 1 + jitter],
+/// with `jitter` clamped to [0, 1].
+std::chrono::milliseconds with_jitter(std::chrono::milliseconds pause,
+                                      double jitter, std::mt19937_64& random);
+
 /// The pauses before probing a down endpoint: `initial`, then doubling up
 /// to `max`. Each pause is scaled by a random factor in [1 - jitter,
 /// 1 + jitter], so that many daemons do not probe in step, and is never

@@ -106,6 +106,10 @@ void delivery_counters::count_failed(const attempt_result& result,
     ++totals_.failed_connect;
 }
 
+void delivery_counters::count_retried() noexcept {
+  ++totals_.retried;
+}
+
 webhook_stats delivery_counters::snapshot(std::string url, std::string state,
                                           std::uint64_t in_flight,
                                           std::uint64_t buffered) const {

@@ -66,6 +66,9 @@ public:
   /// empty, becomes `last_error`.
   void count_failed(const attempt_result& result, std::string error);
 
+  /// Counts one attempt sent again under `webhook_retries`.
+  void count_retried() noexcept;
+
   /// Returns the counters together with the actor's current view.
   webhook_stats snapshot(std::string url, std::string state,
                          std::uint64_t in_flight, std::uint64_t buffered) const;
