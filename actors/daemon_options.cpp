@@ -7,6 +7,8 @@
 #include "actors/registry_connection.hpp"
 #include "protocol/duration.hpp"
 #include "protocol/utf8.hpp"
+#include "protocol/webhook_filter.hpp"
+#include "protocol/webhook_signature.hpp"
 #include "protocol/webhook_url.hpp"
 
 #include <boost/program_options.hpp>
@@ -109,6 +111,61 @@ void check_listen_address(const std::string& text) {
   }
   throw invalid_value(quote_value(text)
                       + " is not [host]:port with a port from 0 to 65535");
+}
+
+// Splits a comma-separated list into its items, without the whitespace
+// around each. Empty text gives no items.
+std::vector<std::string> split_list(std::string_view text) {
+  constexpr std::string_view space = " \t\r\n";
+  std::vector<std::string> items;
+  if (text.find_first_not_of(space) == std::string_view::npos)
+    return items;
+  for (;;) {
+    auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    auto first = item.find_first_not_of(space);
+    auto last = item.find_last_not_of(space);
+    items.emplace_back(first == std::string_view::npos
+                           ? std::string_view{}
+                           : item.substr(first, last - first + 1));
+    if (comma == std::string_view::npos)
+      return items;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+/// Signing secrets active at once: the new and the old during a rotation.
+constexpr std::size_t max_webhook_secrets = 2;
+
+// Checks each `whsec_` secret of a comma-separated list. The messages count
+// the secrets but never show one.
+std::vector<std::string> parse_secrets(const std::string& text) {
+  auto secrets = split_list(text);
+  if (secrets.size() > max_webhook_secrets)
+    throw invalid_value("takes at most 2 secrets, comma separated (the new "
+                        "and the old one during a rotation), got "
+                        + std::to_string(secrets.size()));
+  for (std::size_t i = 0; i < secrets.size(); ++i) {
+    auto which = secrets.size() == 1
+                     ? std::string{"the secret"}
+                     : "secret " + std::to_string(i + 1) + " of "
+                           + std::to_string(secrets.size());
+    if (secrets[i].empty())
+      throw invalid_value(which + " is empty");
+    if (auto key = protocol::parse_webhook_secret(secrets[i]); !key)
+      throw invalid_value(which + ": " + key.error().message);
+  }
+  return secrets;
+}
+
+// Checks a `webhook-events` list and returns its items in canonical form.
+std::vector<std::string> parse_events(const std::string& text) {
+  auto filter = protocol::parse_event_filter(std::string_view{text});
+  if (!filter)
+    throw invalid_value(filter.error().message);
+  if (filter->text() == "*")
+    return {};
+  return split_list(filter->text());
 }
 
 // -- flags --------------------------------------------------------------------
@@ -226,6 +283,34 @@ constexpr flag_spec flag_specs[] = {
      "(default 1)",
      [](daemon_options& opts, const std::string& value) {
        opts.webhook.concurrency = parse_count(value, 1, 64);
+     }},
+    {"webhook-events", value_kind::text, "LIST",
+     "event types the webhook sends, comma separated: names such as "
+     "conn.established, categories such as conn.*, or * (default *, all)",
+     [](daemon_options& opts, const std::string& value) {
+       opts.webhook.events = parse_events(value);
+     }},
+    {"webhook-retries", value_kind::count, "N",
+     "retries of a webhook POST after a connection error, 429 or 5xx, "
+     "from 0 to 3 (default 0)",
+     [](daemon_options& opts, const std::string& value) {
+       opts.webhook.retries = parse_count(value, 0, 3);
+     }},
+    {"webhook-secret", value_kind::text, "SECRETS",
+     "whsec_ secret that signs every webhook POST (webhook-signature), or "
+     "two, comma separated, during a rotation; \"\" for none. Other users "
+     "see flags in ps: set it in the config file instead",
+     [](daemon_options& opts, const std::string& value) {
+       opts.webhook.secrets = parse_secrets(value);
+     }},
+    {"webhook-ca-file", value_kind::text, "FILE",
+     "PEM file of the CA certificates trusted for https webhook URLs "
+     "instead of the system store; \"\" for the system store",
+     [](daemon_options& opts, const std::string& value) {
+       if (!value.empty())
+         if (auto problem = protocol::ca_file_problem(value))
+           throw invalid_value(*problem);
+       opts.webhook.ca_file = value;
      }},
     {"shutdown-grace", value_kind::duration, "DURATION",
      "time the webhook gets to deliver buffered events when stopping, "
@@ -659,6 +744,23 @@ std::string daemon_usage() {
   add("help", "", "print this help and exit");
   add("version", "", "print the version and exit");
   return text;
+}
+
+std::optional<std::string> apply_webhook_setting(webhook_settings& settings,
+                                                 std::string_view name,
+                                                 const std::string& value) {
+  const auto* spec = find_flag(name);
+  if (spec == nullptr || !name.starts_with("webhook"))
+    return quote_value(std::string{name}) + " is not a webhook setting";
+  daemon_options opts;
+  opts.webhook = settings;
+  try {
+    spec->apply(opts, value);
+  } catch (const invalid_value& e) {
+    return e.what();
+  }
+  settings = std::move(opts.webhook);
+  return std::nullopt;
 }
 
 protocol::identity load_identity(const std::string& path) {

@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pilot::actors {
@@ -27,6 +29,15 @@ struct webhook_settings {
   std::size_t buffer = 1024;
   /// POSTs in flight at once, from 1 to 64; 1 keeps events in order.
   std::size_t concurrency = 1;
+  /// The `webhook-events` items in canonical form, such as `conn.*`; empty
+  /// selects every event.
+  std::vector<std::string> events;
+  /// Retries of a POST after a connection error, 429 or 5xx, from 0 to 3.
+  std::size_t retries = 0;
+  /// Zero to two `whsec_` signing secrets. Secrets: never log them.
+  std::vector<std::string> secrets;
+  /// PEM file of the CAs trusted for https URLs; empty for the system store.
+  std::string ca_file;
 
   friend bool operator==(const webhook_settings&, const webhook_settings&)
       = default;
@@ -108,6 +119,15 @@ daemon_options parse_daemon_options(int argc, const char* const argv[]);
 
 /// Returns the `--help` text.
 std::string daemon_usage();
+
+/// Applies `value` to the webhook setting of the flag `name` (`webhook`,
+/// `webhook-timeout`, `webhook-events`, ...) with the checks of that flag,
+/// so that every path that changes a webhook setting checks it alike.
+/// Returns the reason when the value is invalid, and then leaves `settings`
+/// unchanged. The reason never contains a secret.
+std::optional<std::string> apply_webhook_setting(webhook_settings& settings,
+                                                 std::string_view name,
+                                                 const std::string& value);
 
 /// Replaces a leading `~` or `~/` by `$HOME`. Throws `options_error` when
 /// HOME is not set.

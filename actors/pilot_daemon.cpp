@@ -14,6 +14,7 @@
 #include "actors/tunnel_actor.hpp"
 #include "actors/udp_socket.hpp"
 #include "control/control_actor.hpp"
+#include "control/webhook_settings.hpp"
 #include "protocol/webhook_url.hpp"
 #include "webhook/fwd.hpp"
 #include "webhook/webhook_actor.hpp"
@@ -46,6 +47,7 @@ namespace {
 
 namespace asio = boost::asio;
 namespace actors = pilot::actors;
+namespace control = pilot::control;
 namespace log = pilot::actors::log;
 namespace sd = pilot::actors::sd;
 namespace webhook = pilot::webhook;
@@ -248,8 +250,6 @@ struct supervisor_state {
   actors::connection_actor connections;
   /// The built-in services; they stop before the connections.
   std::vector<caf::actor> services;
-  /// The webhook settings of the last start or reload, to tell what changed.
-  actors::webhook_settings applied_webhook;
   std::optional<std::chrono::microseconds> watchdog_interval;
   bool stopping = false;
   /// Receives the exit code; set once, by `finish` or when the actor ends
@@ -338,53 +338,52 @@ std::optional<actors::daemon_options> reread_options(supervisor_pointer self) {
   }
 }
 
-// Sends the configured webhook URL to the webhook actor and logs whether the
-// URL in effect changed; `previous` is the redacted URL in effect before.
-void set_webhook_url(supervisor_pointer self, const std::string& url,
-                     std::string previous) {
-  self->request(self->state.webhook, 5s, webhook::set_url_atom_v, url)
+// Applies the webhook settings of the config file and logs which of them
+// changed, by name only, because they may hold secrets.
+void configure_webhook(supervisor_pointer self, webhook::webhook_config wanted,
+                       std::string changed) {
+  self->request(self->state.webhook, 5s, webhook::configure_atom_v,
+                std::move(wanted))
       .then(
-          [previous](const std::string& redacted) {
-            if (redacted == previous)
-              log::info(log_component, "reloaded",
-                        "config file reloaded; the webhook URL in effect is "
-                        "the file's",
-                        {{"url", redacted}});
-            else
-              log::info(log_component, "webhook-updated",
-                        redacted.empty()
-                            ? "webhooks turned off by the config file"
-                            : "webhook URL changed by the config file",
-                        {{"url", redacted}, {"previous_url", previous}});
+          [changed](const std::string& redacted) {
+            log::info(log_component, "webhook-updated",
+                      "webhook settings changed by the config file",
+                      {{"url", redacted}, {"changed", changed}});
           },
           [](const caf::error& err) {
             log::error(log_component, "webhook-update-failed",
-                       "cannot apply the webhook URL of the config file",
+                       "cannot apply the webhook settings of the config "
+                       "file; the settings in effect stay",
                        {{"error", actors::error_text(err)}});
           });
 }
 
-// Makes `url` the webhook URL in effect. The URL in effect may differ from
-// the one last applied here, because IPC clients change it at run time. The
-// webhook actor ignores a URL equal to its current one, so sending the URL
-// every time applies it exactly when it differs, in the query and user
-// info too, which the redacted URLs hide.
-void apply_webhook_url(supervisor_pointer self, const std::string& url) {
-  self->state.applied_webhook.url = url;
-  self->request(self->state.webhook, 5s, webhook::stats_atom_v)
+// Makes `wanted` the webhook settings in effect. IPC clients change the
+// settings at run time, so `wanted` is compared with the actor's own
+// settings. Equal settings are not sent, which leaves the connections to
+// the endpoint alone.
+void apply_webhook_settings(supervisor_pointer self,
+                            webhook::webhook_config wanted) {
+  self->request(self->state.webhook, 5s, webhook::config_atom_v)
       .then(
-          [self, url](const webhook::webhook_stats& stats) {
-            set_webhook_url(self, url, stats.url);
+          [self, wanted](const webhook::webhook_config& current) {
+            auto changed = control::changed_webhook_settings(current, wanted);
+            if (changed.empty()) {
+              log::info(log_component, "reloaded",
+                        "config file reloaded; the webhook settings in "
+                        "effect are the file's");
+              return;
+            }
+            configure_webhook(self, wanted, changed);
           },
-          [self, url](const caf::error&) {
-            set_webhook_url(self, url, "(unknown)");
+          [self, wanted](const caf::error&) {
+            configure_webhook(self, wanted, "unknown");
           });
 }
 
-// Rereads the config file on SIGHUP and makes its webhook URL the one in
-// effect, also when an IPC client changed the URL since the start. Settings
-// that need a restart are named in a warning, and a bad file changes
-// nothing.
+// Rereads the config file on SIGHUP and makes its webhook settings the ones
+// in effect, also when an IPC client changed them since the start. A bad
+// file changes nothing.
 void reload(supervisor_pointer self) {
   auto& st = self->state;
   if (st.options.config_file.empty()) {
@@ -395,14 +394,7 @@ void reload(supervisor_pointer self) {
   auto fresh = reread_options(self);
   if (!fresh)
     return;
-  const auto& wanted = fresh->webhook;
-  if (wanted.timeout != st.applied_webhook.timeout
-      || wanted.buffer != st.applied_webhook.buffer
-      || wanted.concurrency != st.applied_webhook.concurrency)
-    log::warn(log_component, "reload-needs-restart",
-              "webhook-timeout, webhook-buffer and webhook-concurrency take "
-              "effect at the next start");
-  apply_webhook_url(self, wanted.url);
+  apply_webhook_settings(self, control::to_webhook_config(fresh->webhook));
 }
 
 // Pings the service manager's watchdog only when the I/O thread, the actor
@@ -488,6 +480,10 @@ webhook_options_of(const actors::daemon_options& opts) {
   result.timeout = opts.webhook.timeout;
   result.buffer_size = opts.webhook.buffer;
   result.concurrency = opts.webhook.concurrency;
+  result.events = opts.webhook.events;
+  result.secrets = opts.webhook.secrets;
+  result.ca_file = opts.webhook.ca_file;
+  result.retries = opts.webhook.retries;
   result.shutdown_grace = opts.shutdown_grace;
   return result;
 }
@@ -696,7 +692,6 @@ int run_daemon(const actors::daemon_options& opts,
   init.tunnel = tunnel;
   init.connections = connections;
   init.services = services.all;
-  init.applied_webhook = opts.webhook;
   init.watchdog_interval = sd::watchdog_interval();
   init.finished = finished;
   init.io = &io;

@@ -20,13 +20,19 @@ success run_config(const command_line& cmd);
 
 // -- webhook ------------------------------------------------------------------
 
-/// `set-webhook <url>`: validate, apply to a running daemon, then persist.
+/// `set-webhook <url> [--secret S]... [--events L] [--retries N]
+/// [--concurrency N] [--timeout D] [--buffer N] [--ca-file F]`: checks
+/// every value as the daemon does, applies them to a running daemon, then
+/// saves them to the config file it reads. Secrets are only counted in the
+/// output.
 success run_set_webhook(const command_line& cmd);
 
 /// `clear-webhook`: turn webhooks off in a running daemon and in the config.
 success run_clear_webhook(const command_line& cmd);
 
-/// `webhook`: the running daemon's webhook counters.
+/// `webhook`: the running daemon's webhook settings and counters.
+/// `webhook test`: sends one test event and reports the status and latency;
+/// throws `connection_failed` with both when it was not delivered.
 success run_webhook(const command_line& cmd);
 
 // -- node ---------------------------------------------------------------------

@@ -223,6 +223,10 @@ void dispatch(control_self self, ipc_request& request) {
       return handle_set_webhook(self, reply, std::move(request.payload));
     case ipc_command::webhook_stats:
       return handle_webhook_stats(self, reply);
+    case ipc_command::set_webhook_config:
+      return detail::handle_set_webhook_config(self, reply, request.payload);
+    case ipc_command::webhook_test:
+      return detail::handle_webhook_test(self, reply);
     case ipc_command::deregister:
       return forward_to_registry(self, reply, command,
                                  ipc_command::deregister_ok,

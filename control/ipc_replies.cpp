@@ -78,7 +78,10 @@ boost::json::object make_info_json(const info_parts& parts,
 boost::json::object
 make_webhook_stats_json(const webhook::webhook_stats& stats) {
   boost::json::object out;
+  out["buffer_size"] = stats.buffer_size;
   out["buffered"] = stats.buffered;
+  out["ca_file"] = stats.ca_file;
+  out["concurrency"] = stats.concurrency;
   out["delivered"] = stats.delivered;
   out["dropped"] = stats.dropped;
   out["dropped_disabled"] = stats.dropped_disabled;
@@ -87,6 +90,7 @@ make_webhook_stats_json(const webhook::webhook_stats& stats) {
   out["dropped_full"] = stats.dropped_full;
   out["dropped_oversize"] = stats.dropped_oversize;
   out["emitted"] = stats.emitted;
+  out["events"] = stats.events;
   out["failed"] = stats.failed;
   out["failed_connect"] = stats.failed_connect;
   out["failed_dns"] = stats.failed_dns;
@@ -100,8 +104,37 @@ make_webhook_stats_json(const webhook::webhook_stats& stats) {
   out["last_error"] = stats.last_error;
   out["latency_p50_ms"] = stats.latency_p50_ms;
   out["latency_p99_ms"] = stats.latency_p99_ms;
+  out["retried"] = stats.retried;
+  out["retries"] = stats.retries;
+  out["secrets"] = stats.secrets;
   out["state"] = stats.state;
+  out["timeout_ms"] = stats.timeout_ms;
   out["url"] = stats.url;
+  return out;
+}
+
+boost::json::object
+make_webhook_test_json(const webhook::attempt_result& result) {
+  bool delivered
+      = result.responded() && result.status >= 200 && result.status <= 299;
+  std::string failure;
+  std::string error;
+  if (!result.responded()) {
+    failure = result.failure_class;
+    error = result.detail.empty() ? result.failure_class : result.detail;
+  } else if (!delivered) {
+    failure = result.status >= 300 && result.status <= 399   ? "status_3xx"
+              : result.status >= 400 && result.status <= 499 ? "status_4xx"
+                                                             : "status_5xx";
+    error = "the receiver responded with HTTP status "
+            + std::to_string(result.status);
+  }
+  boost::json::object out;
+  out["delivered"] = delivered;
+  out["error"] = error;
+  out["failure"] = failure;
+  out["latency_ms"] = static_cast<double>(result.latency_us) / 1000.0;
+  out["status"] = result.status;
   return out;
 }
 

@@ -48,8 +48,18 @@ boost::json::object make_info_json(const info_parts& parts,
                                    const info_settings& settings);
 
 /// Builds the JSON object of the WebhookStats reply (0x41): every field of
-/// `stats` under its own name. The URL is already redacted.
+/// `stats` under its own name. The URL is already redacted, and `secrets`
+/// is a count.
 boost::json::object
 make_webhook_stats_json(const webhook::webhook_stats& stats);
+
+/// Builds the JSON object of the WebhookTest reply (0x45) from the outcome
+/// of the test delivery: `status` (0 without a response), `latency_ms`,
+/// `delivered` (a 2xx response arrived), `failure` ("" when delivered, the
+/// failure class such as `connect` without a response, else `status_3xx`,
+/// `status_4xx` or `status_5xx` as the counters name them) and `error` (""
+/// when delivered).
+boost::json::object
+make_webhook_test_json(const webhook::attempt_result& result);
 
 } // namespace pilot::control

@@ -56,6 +56,8 @@ constexpr std::string_view daemon_details
       "--public,\n"
       "--log-level, ...) goes to pilot-daemon as given; see pilot-daemon "
       "--help.\n"
+      "Flags are visible to other users in ps: put --webhook-secret in the\n"
+      "config file instead (pilotctl set-webhook URL --secret S does).\n"
       "Output goes to ~/.pilot/pilot.log, the PID to ~/.pilot/pilot.pid.\n";
 
 constexpr std::string_view lookup_details
@@ -74,13 +76,40 @@ constexpr std::string_view config_details
       "--set key=value checks the value as pilot-daemon would and saves it\n"
       "with the JSON type the daemon reads; an unknown key or a bad value\n"
       "leaves the file unchanged. Keys: the pilot-daemon flags, such as\n"
-      "registry, socket, hostname, webhook, public, keepalive, log-level.\n";
+      "registry, socket, hostname, webhook, public, keepalive, log-level.\n"
+      "Secrets (webhook-secret) are saved but only counted in the output.\n";
+
+constexpr std::string_view set_webhook_details
+    = "Checks the URL and every option as pilot-daemon does, applies them to\n"
+      "the running daemon (if any), then saves them in the config file that\n"
+      "daemon reads (its --config), else in ~/.pilot/config.json. Nothing\n"
+      "the daemon rejects is saved. User info and query stay in the URL but\n"
+      "are not shown. Options left out keep their values.\n"
+      "\n"
+      "  --secret S         whsec_ secret that signs every POST; give it "
+      "twice\n"
+      "                     during a rotation (new and old); \"\" removes "
+      "them.\n"
+      "                     Never shown, only counted\n"
+      "  --events LIST      event types to send, comma separated: names such\n"
+      "                     as conn.established, categories such as conn.*,\n"
+      "                     or * for all\n"
+      "  --retries N        retries after a connection error, 429 or 5xx, 0-3\n"
+      "  --concurrency N    POSTs in flight at once, 1-64; 1 keeps the order\n"
+      "  --timeout D        deadline of one POST, 1s-30s, such as 5s\n"
+      "  --buffer N         events that may wait for delivery, 1-65536\n"
+      "  --ca-file F        PEM file of the CAs trusted for https URLs "
+      "instead\n"
+      "                     of the system store; \"\" for the system store\n";
 
 constexpr std::string_view webhook_details
-    = "Validates the URL, applies it to the running daemon (if any), then\n"
-      "saves it as webhook in the config file that daemon reads (its\n"
-      "--config), else in ~/.pilot/config.json. A URL the daemon rejects is\n"
-      "not saved. User info and query stay in the URL but are not shown.\n";
+    = "Without a sub-command, shows the URL, the settings in effect (secrets\n"
+      "only counted) and the delivery counters of the running daemon.\n"
+      "\n"
+      "  test    sends one webhook.test event at once, whatever the event\n"
+      "          filter, and prints the HTTP status and the latency. Without "
+      "a\n"
+      "          2xx response it fails with the reason (exit code 1).\n";
 
 constexpr std::string_view transport_details
     = "The target is a full address (0:0000.0000.0009), a node ID on\n"
@@ -133,11 +162,14 @@ const std::array commands{
                  {},
                  {"socket"}},
     command_spec{"set-webhook",
-                 "set-webhook <url>",
+                 "set-webhook <url> [--secret S]... [--events LIST] "
+                 "[--retries N] [--concurrency N] [--timeout D] [--buffer N] "
+                 "[--ca-file F]",
                  "send events to <url>, now and after restarts",
                  cli::run_set_webhook,
-                 webhook_details,
-                 {"socket"}},
+                 set_webhook_details,
+                 {"secret", "events", "retries", "concurrency", "timeout",
+                  "buffer", "ca-file", "socket"}},
     command_spec{"clear-webhook",
                  "clear-webhook",
                  "stop sending events, now and after restarts",
@@ -145,10 +177,11 @@ const std::array commands{
                  {},
                  {"socket"}},
     command_spec{"webhook",
-                 "webhook",
-                 "show the webhook URL and delivery counters",
+                 "webhook [test]",
+                 "show the webhook settings and counters, or send a test "
+                 "event",
                  cli::run_webhook,
-                 {},
+                 webhook_details,
                  {"socket"}},
     command_spec{"set-hostname",
                  "set-hostname <name>",

@@ -1,11 +1,13 @@
 #include "protocol/ipc.hpp"
 
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 
 namespace pilot::protocol {
 
@@ -114,6 +116,14 @@ std::string_view to_string(ipc_command cmd) noexcept {
       return "webhook_stats";
     case ipc_command::webhook_stats_ok:
       return "webhook_stats_ok";
+    case ipc_command::set_webhook_config:
+      return "set_webhook_config";
+    case ipc_command::set_webhook_config_ok:
+      return "set_webhook_config_ok";
+    case ipc_command::webhook_test:
+      return "webhook_test";
+    case ipc_command::webhook_test_ok:
+      return "webhook_test_ok";
   }
   return {};
 }
@@ -348,6 +358,133 @@ result<recv_from_push> decode_recv_from(std::string_view payload) {
                         get_u16(payload, ipc_address_size),
                         get_u16(payload, ipc_address_size + 2),
                         std::string{payload.substr(ipc_recv_from_header_size)}};
+}
+
+// -- webhook settings (0x42) --------------------------------------------------
+
+namespace {
+
+using payload_result
+    = boost::system::result<webhook_config_change, ipc_payload_error>;
+
+ipc_payload_error wrong_type(std::string_view key, std::string_view expected) {
+  return {"\"" + std::string{key} + "\" must be " + std::string{expected}};
+}
+
+// Reads the value of `key` into `out`, or returns the error.
+std::optional<ipc_payload_error> read_string(simdjson::dom::element value,
+                                             std::string_view key,
+                                             std::optional<std::string>& out) {
+  std::string_view text;
+  if (value.get(text) != simdjson::SUCCESS)
+    return wrong_type(key, "a string");
+  out.emplace(text);
+  return std::nullopt;
+}
+
+std::optional<ipc_payload_error> read_count(simdjson::dom::element value,
+                                            std::string_view key,
+                                            std::optional<std::uint64_t>& out) {
+  std::uint64_t count = 0;
+  if (value.get(count) != simdjson::SUCCESS)
+    return wrong_type(key, "a whole number");
+  out = count;
+  return std::nullopt;
+}
+
+std::optional<ipc_payload_error>
+read_strings(simdjson::dom::element value, std::string_view key,
+             std::optional<std::vector<std::string>>& out) {
+  simdjson::dom::array array;
+  if (value.get(array) != simdjson::SUCCESS)
+    return wrong_type(key, "an array of strings");
+  std::vector<std::string> items;
+  for (auto element : array) {
+    std::string_view text;
+    if (element.get(text) != simdjson::SUCCESS)
+      return wrong_type(key, "an array of strings");
+    items.emplace_back(text);
+  }
+  out = std::move(items);
+  return std::nullopt;
+}
+
+std::optional<ipc_payload_error> read_setting(webhook_config_change& change,
+                                              std::string_view key,
+                                              simdjson::dom::element value) {
+  if (key == "url")
+    return read_string(value, key, change.url);
+  if (key == "events")
+    return read_string(value, key, change.events);
+  if (key == "secrets")
+    return read_strings(value, key, change.secrets);
+  if (key == "ca_file")
+    return read_string(value, key, change.ca_file);
+  if (key == "retries")
+    return read_count(value, key, change.retries);
+  if (key == "concurrency")
+    return read_count(value, key, change.concurrency);
+  if (key == "buffer")
+    return read_count(value, key, change.buffer);
+  if (key == "timeout")
+    return read_string(value, key, change.timeout);
+  return ipc_payload_error{
+      "unknown key \"" + std::string{key}
+      + "\"; the keys are url, events, secrets, ca_file, retries, "
+        "concurrency, buffer and timeout"};
+}
+
+} // namespace
+
+bool webhook_config_change::empty() const noexcept {
+  return !url && !events && !secrets && !ca_file && !retries && !concurrency
+         && !buffer && !timeout;
+}
+
+void throw_exception_from_error(const ipc_payload_error& e,
+                                const boost::source_location&) {
+  throw std::invalid_argument(e.message);
+}
+
+std::string encode_set_webhook_config(const webhook_config_change& change) {
+  boost::json::object object;
+  if (change.url)
+    object["url"] = *change.url;
+  if (change.events)
+    object["events"] = *change.events;
+  if (change.secrets) {
+    boost::json::array secrets;
+    for (const auto& secret : *change.secrets)
+      secrets.emplace_back(secret);
+    object["secrets"] = std::move(secrets);
+  }
+  if (change.ca_file)
+    object["ca_file"] = *change.ca_file;
+  if (change.retries)
+    object["retries"] = *change.retries;
+  if (change.concurrency)
+    object["concurrency"] = *change.concurrency;
+  if (change.buffer)
+    object["buffer"] = *change.buffer;
+  if (change.timeout)
+    object["timeout"] = *change.timeout;
+  return boost::json::serialize(object);
+}
+
+payload_result decode_set_webhook_config(std::string_view payload) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto err = parser.parse(payload.data(), payload.size()).get(root))
+    return ipc_payload_error{"invalid JSON: "
+                             + std::string{simdjson::error_message(err)}};
+  simdjson::dom::object object;
+  if (root.get(object) != simdjson::SUCCESS)
+    return ipc_payload_error{"expected a JSON object"};
+  webhook_config_change change;
+  for (auto field : object)
+    if (auto problem = read_setting(change, field.key, field.value))
+      return *problem;
+  return change;
 }
 
 // -- trust handshake (0x0F) ---------------------------------------------------

@@ -2,6 +2,9 @@
 
 #include "protocol/error.hpp"
 
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -36,10 +39,14 @@ inline constexpr std::size_t ipc_address_size = 6;
 /// reference daemon v0.5; a value outside the enumerators is an unknown
 /// command, which a daemon answers with `unknown command: 0xNN`.
 ///
-/// `webhook_stats` (0x40, empty payload) and its reply `webhook_stats_ok`
-/// (0x41, JSON object of the webhook counters) are this daemon's addition.
-/// The reference v0.5 stops at 0x1E and its later versions use 0x1F-0x2B,
-/// so 0x40 clashes with neither.
+/// The bytes from 0x40 are this daemon's additions. The reference v0.5 stops
+/// at 0x1E and its later versions use 0x1F-0x2B, so they clash with neither:
+/// - `webhook_stats` (0x40, empty payload) and its reply `webhook_stats_ok`
+///   (0x41, JSON object of the webhook counters and settings);
+/// - `set_webhook_config` (0x42, a `webhook_config_change` as JSON) and its
+///   reply `set_webhook_config_ok` (0x43, `{"webhook": redacted URL}`);
+/// - `webhook_test` (0x44, empty payload) and its reply `webhook_test_ok`
+///   (0x45, JSON object with the outcome of one test delivery).
 enum class ipc_command : std::uint8_t {
   bind = 0x01,
   bind_ok = 0x02,
@@ -73,6 +80,10 @@ enum class ipc_command : std::uint8_t {
   set_task_exec_ok = 0x1E,
   webhook_stats = 0x40,
   webhook_stats_ok = 0x41,
+  set_webhook_config = 0x42,
+  set_webhook_config_ok = 0x43,
+  webhook_test = 0x44,
+  webhook_test_ok = 0x45,
 };
 
 /// Returns the snake_case name of `cmd`, such as "set_hostname", or "" for a
@@ -156,10 +167,10 @@ result<std::string> decode_ipc_error(std::string_view payload);
 
 // -- payloads -----------------------------------------------------------------
 //
-// Info (0x0D), Deregister (0x17) and WebhookStats (0x40) have empty payloads;
-// their replies are JSON objects. ResolveHostname (0x11), SetHostname (0x13)
-// and SetWebhook (0x1B) carry raw UTF-8 text (empty clears the hostname or
-// the webhook); their replies are JSON objects.
+// Info (0x0D), Deregister (0x17), WebhookStats (0x40) and WebhookTest (0x44)
+// have empty payloads; their replies are JSON objects. ResolveHostname (0x11),
+// SetHostname (0x13) and SetWebhook (0x1B) carry raw UTF-8 text (empty clears
+// the hostname or the webhook); their replies are JSON objects.
 
 /// Encodes a SetVisibility payload: one byte, 1 for public, 0 for private.
 std::string encode_set_visibility(bool is_public);
@@ -283,6 +294,53 @@ std::string encode_recv_from(const recv_from_push& push);
 
 /// Decodes a RecvFrom payload. Fails with `errc::truncated` under 10 bytes.
 result<recv_from_push> decode_recv_from(std::string_view payload);
+
+// -- webhook settings (0x42) --------------------------------------------------
+
+/// A SetWebhookConfig request: the webhook settings to change. A setting
+/// left empty keeps its value in the daemon. The payload is a JSON object
+/// with only the keys given: `url`, `events`, `ca_file` and `timeout` are
+/// strings, `secrets` is an array of strings, and `retries`, `concurrency`
+/// and `buffer` are whole numbers. Holds secrets: never log it.
+struct webhook_config_change {
+  std::optional<std::string> url; ///< "" turns webhooks off.
+  /// Comma-separated event names and globs; "" selects every event.
+  std::optional<std::string> events;
+  /// `whsec_` secrets; an empty list removes every secret.
+  std::optional<std::vector<std::string>> secrets;
+  std::optional<std::string> ca_file; ///< "" for the system trust store.
+  std::optional<std::uint64_t> retries;
+  std::optional<std::uint64_t> concurrency;
+  std::optional<std::uint64_t> buffer;
+  std::optional<std::string> timeout; ///< A Go duration such as "5s".
+
+  /// Returns whether no setting is given.
+  bool empty() const noexcept;
+
+  friend bool operator==(const webhook_config_change&,
+                         const webhook_config_change&)
+      = default;
+};
+
+/// A payload that does not decode. The message names the key and the
+/// expected type, and never contains a value.
+struct ipc_payload_error {
+  std::string message;
+};
+
+/// Throws `std::invalid_argument` with the message; called by
+/// `boost::system::result::value()` on a payload that does not decode.
+[[noreturn]] void throw_exception_from_error(const ipc_payload_error& e,
+                                             const boost::source_location&);
+
+/// Encodes a SetWebhookConfig payload with the keys of the given settings.
+std::string encode_set_webhook_config(const webhook_config_change& change);
+
+/// Decodes a SetWebhookConfig payload. Fails for text that is not one JSON
+/// object, an unknown key and a value of the wrong JSON type. Checks no
+/// ranges: the daemon checks the merged settings.
+boost::system::result<webhook_config_change, ipc_payload_error>
+decode_set_webhook_config(std::string_view payload);
 
 // -- trust handshake (0x0F) ---------------------------------------------------
 

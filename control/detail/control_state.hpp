@@ -66,6 +66,17 @@ bool handle_transport_request(control_self self, ipc_request& request);
 void handle_trust_request(control_self self, const reply_function& reply,
                           std::string_view payload);
 
+/// Serves SetWebhookConfig (its payload): merges the change into the
+/// settings in effect, checks them as the daemon's flags do and applies
+/// them through the webhook actor. Holds back other requests until the
+/// webhook actor sent its settings, so that changes never overlap.
+void handle_set_webhook_config(control_self self, const reply_function& reply,
+                               std::string_view payload);
+
+/// Serves WebhookTest: has the webhook actor send one test event and
+/// replies with the outcome once its delivery finished.
+void handle_webhook_test(control_self self, const reply_function& reply);
+
 /// Tells the connection actor, if any, that `client` connected.
 void forward_client_opened(control_self self, actors::ipc_client& client);
 

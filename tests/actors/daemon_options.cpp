@@ -1,6 +1,7 @@
 #include "actors/daemon_options.hpp"
 
 #include "protocol/identity.hpp"
+#include "tests/actors/webhook_test_data.hpp"
 
 #include <doctest/doctest.h>
 
@@ -397,4 +398,176 @@ TEST_CASE("empty identity path gives a new key each time") {
   auto first = pilot::actors::load_identity("");
   auto second = pilot::actors::load_identity("");
   CHECK_FALSE(first == second);
+}
+
+// -- webhook settings ---------------------------------------------------------
+
+using pilot::test::other_secret;
+using pilot::test::test_ca_pem;
+using pilot::test::test_secret;
+
+TEST_CASE("webhook settings have the documented defaults") {
+  auto opts = parse({});
+  CHECK(opts.webhook.concurrency == 1);
+  CHECK(opts.webhook.events.empty());
+  CHECK(opts.webhook.retries == 0);
+  CHECK(opts.webhook.secrets.empty());
+  CHECK(opts.webhook.ca_file.empty());
+}
+
+TEST_CASE("webhook flags set every webhook setting") {
+  temp_dir dir;
+  auto ca_file = dir.write("ca.pem", std::string{test_ca_pem});
+  auto opts = parse({"--webhook-events", " conn.* , trust.revoked",
+                     "--webhook-retries", "3", "--webhook-secret",
+                     test_secret + "," + other_secret, "--webhook-ca-file",
+                     ca_file, "--webhook-timeout", "30s"});
+  CHECK(opts.webhook.events
+        == std::vector<std::string>{"conn.*", "trust.revoked"});
+  CHECK(opts.webhook.retries == 3);
+  CHECK(opts.webhook.secrets
+        == std::vector<std::string>{test_secret, other_secret});
+  CHECK(opts.webhook.ca_file == ca_file);
+  CHECK(opts.webhook.timeout == 30s);
+}
+
+TEST_CASE("webhook events star selects every event") {
+  CHECK(parse({"--webhook-events", "*"}).webhook.events.empty());
+  CHECK(parse({"--webhook-events", "conn.*,*"}).webhook.events.empty());
+  CHECK(parse({"--webhook-events", ""}).webhook.events.empty());
+}
+
+TEST_CASE("webhook ranges are checked") {
+  CHECK(parse({"--webhook-retries", "0"}).webhook.retries == 0);
+  CHECK(parse_error({"--webhook-retries", "4"})
+        == "--webhook-retries: must be from 0 to 3");
+  CHECK(parse_error({"--webhook-retries", "-1"})
+        == "--webhook-retries: \"-1\" is not a whole number");
+  CHECK(parse_error({"--webhook-concurrency", "0"})
+        == "--webhook-concurrency: must be from 1 to 64");
+  CHECK(parse({"--webhook-concurrency", "64"}).webhook.concurrency == 64);
+  CHECK(parse_error({"--webhook-buffer", "65537"})
+        == "--webhook-buffer: must be from 1 to 65536");
+  CHECK(parse({"--webhook-buffer", "65536"}).webhook.buffer == 65536);
+  CHECK(parse_error({"--webhook-timeout", "999ms"})
+        == "--webhook-timeout: must be from 1s to 30s");
+  CHECK(parse_error({"--webhook-timeout", "31s"})
+        == "--webhook-timeout: must be from 1s to 30s");
+}
+
+TEST_CASE("bad webhook secret is rejected without the secret") {
+  auto short_key = "whsec_" + std::string(16, 'B') + "==";
+  auto message = parse_error({"--webhook-secret", short_key});
+  CHECK(message.starts_with("--webhook-secret: the secret: "));
+  CHECK(message.find(short_key) == std::string::npos);
+  CHECK(message.find("BBBB") == std::string::npos);
+  auto unprefixed = parse_error({"--webhook-secret", "hunter2-hunter2"});
+  CHECK(unprefixed.starts_with("--webhook-secret: the secret: "));
+  CHECK(unprefixed.find("hunter2") == std::string::npos);
+  auto second
+      = parse_error({"--webhook-secret", test_secret + ",whsec_not-base64!"});
+  CHECK(second.starts_with("--webhook-secret: secret 2 of 2: "));
+  CHECK(second.find("not-base64") == std::string::npos);
+  CHECK(second.find(test_secret) == std::string::npos);
+}
+
+TEST_CASE("webhook secret list takes at most two") {
+  auto three = test_secret + "," + other_secret + "," + test_secret;
+  auto message = parse_error({"--webhook-secret", three});
+  CHECK(message
+        == "--webhook-secret: takes at most 2 secrets, comma separated (the "
+           "new and the old one during a rotation), got 3");
+  CHECK(parse_error({"--webhook-secret", test_secret + ","})
+        == "--webhook-secret: secret 2 of 2 is empty");
+  CHECK(parse({"--webhook-secret", ""}).webhook.secrets.empty());
+}
+
+TEST_CASE("bad webhook event filter names the event") {
+  auto message = parse_error({"--webhook-events", "conn.*,conn.opened"});
+  CHECK(message.starts_with("--webhook-events: "));
+  CHECK(message.find("\"conn.opened\"") != std::string::npos);
+  CHECK(parse_error({"--webhook-events", "bogus.*"}).find("bogus")
+        != std::string::npos);
+}
+
+TEST_CASE("bad webhook CA file names the path") {
+  temp_dir dir;
+  auto missing = (dir.path / "missing.pem").string();
+  auto message = parse_error({"--webhook-ca-file", missing});
+  CHECK(message.starts_with("--webhook-ca-file: "));
+  CHECK(message.find(missing) != std::string::npos);
+  auto not_pem = dir.write("notes.txt", "no certificate here\n");
+  CHECK(parse_error({"--webhook-ca-file", not_pem})
+            .starts_with("--webhook-ca-file: "));
+  CHECK(parse({"--webhook-ca-file", ""}).webhook.ca_file.empty());
+}
+
+TEST_CASE("webhook flag help warns that ps shows the secret") {
+  auto usage = pilot::actors::daemon_usage();
+  for (auto flag : {"--webhook-events LIST", "--webhook-retries N",
+                    "--webhook-secret SECRETS", "--webhook-ca-file FILE"})
+    CHECK_MESSAGE(usage.find(flag) != std::string::npos, flag);
+  CHECK(usage.find("Other users see flags in ps") != std::string::npos);
+}
+
+TEST_CASE("config file sets every webhook setting") {
+  temp_dir dir;
+  auto ca_file = dir.write("ca.pem", std::string{test_ca_pem});
+  auto config = dir.write("config.json",
+                          R"({"webhook_events": "message.*",
+  "webhook-retries": 2,
+  "webhook_secret": ")" + test_secret
+                              + R"(",
+  "webhook_ca_file": ")" + ca_file
+                              + R"("
+})");
+  auto opts = parse({"--config", config});
+  CHECK(opts.webhook.events == std::vector<std::string>{"message.*"});
+  CHECK(opts.webhook.retries == 2);
+  CHECK(opts.webhook.secrets == std::vector<std::string>{test_secret});
+  CHECK(opts.webhook.ca_file == ca_file);
+  CHECK(opts.warnings.empty());
+}
+
+TEST_CASE("config file webhook errors name the key and the line") {
+  temp_dir dir;
+  auto retries = dir.write("retries.json", "{\n  \"webhook_retries\": 9\n}");
+  CHECK(parse_error({"--config", retries})
+        == "config file " + retries
+               + ", line 2: \"webhook_retries\": must be from 0 to 3");
+  auto secret
+      = dir.write("secret.json", "{\"webhook\": \"http://127.0.0.1:1/h\",\n\n"
+                                 "\"webhook-secret\": \"whsec_c2VjcmV0\"}");
+  auto message = parse_error({"--config", secret});
+  CHECK(message.starts_with("config file " + secret
+                            + ", line 3: \"webhook-secret\": the secret: "));
+  CHECK(message.find("c2VjcmV0") == std::string::npos);
+  auto events = dir.write("events.json", "{\"webhook_events\": [\"conn.*\"]}");
+  CHECK(parse_error({"--config", events})
+        == "config file " + events
+               + ", line 1: \"webhook_events\": expected a string");
+  auto ca
+      = dir.write("ca.json", "{\n\"webhook_ca_file\": \"/nonexistent/ca\"}");
+  CHECK(parse_error({"--config", ca})
+            .starts_with("config file " + ca
+                         + ", line 2: \"webhook_ca_file\": "));
+}
+
+TEST_CASE("webhook setting is applied with its flag's checks") {
+  pilot::actors::webhook_settings settings;
+  CHECK_FALSE(
+      pilot::actors::apply_webhook_setting(settings, "webhook-retries", "2"));
+  CHECK(settings.retries == 2);
+  auto problem
+      = pilot::actors::apply_webhook_setting(settings, "webhook-retries", "5");
+  REQUIRE(problem);
+  CHECK(*problem == "must be from 0 to 3");
+  CHECK(settings.retries == 2);
+  auto other
+      = pilot::actors::apply_webhook_setting(settings, "keepalive", "1s");
+  REQUIRE(other);
+  CHECK(*other == "\"keepalive\" is not a webhook setting");
+  CHECK_FALSE(pilot::actors::apply_webhook_setting(settings, "webhook-secret",
+                                                   test_secret));
+  CHECK(settings.secrets == std::vector<std::string>{test_secret});
 }

@@ -118,17 +118,29 @@ inline actors::registry_actor::behavior_type fake_registry(
 
 // -- fake webhook actor -------------------------------------------------------
 
-// Validates URLs with the real validator and keeps the last accepted one, so
-// that a test can see whether a refused URL reached it.
+// Validates URLs with the real validator and keeps the last accepted
+// settings, so that a test can see whether a rejected change reached it.
+// The test event gets the outcome that the test stores in `test_outcome`,
+// or the webhook actor's error when no URL is set.
 struct fake_webhook_state {
   std::shared_ptr<std::string> current_url;
+  std::shared_ptr<webhook::webhook_config> config;
+  std::shared_ptr<webhook::attempt_result> test_outcome;
   static inline const char* name = "fake_webhook";
 };
 
+inline caf::error url_error(const std::string& message) {
+  return caf::error{1, caf::atom("webhook"), caf::make_message(message)};
+}
+
 inline webhook::webhook_actor::behavior_type
 fake_webhook(webhook::webhook_actor::stateful_pointer<fake_webhook_state> self,
-             std::shared_ptr<std::string> current_url) {
+             std::shared_ptr<std::string> current_url,
+             std::shared_ptr<webhook::webhook_config> config,
+             std::shared_ptr<webhook::attempt_result> test_outcome) {
   self->state.current_url = std::move(current_url);
+  self->state.config = std::move(config);
+  self->state.test_outcome = std::move(test_outcome);
   return {
       [](protocol::event&) {},
       [](actors::node_id_atom, std::uint32_t) {},
@@ -136,14 +148,35 @@ fake_webhook(webhook::webhook_actor::stateful_pointer<fake_webhook_state> self,
              std::string& url) -> caf::result<std::string> {
         if (url.empty()) {
           *self->state.current_url = "";
+          self->state.config->url = "";
           return std::string{};
         }
         auto target = protocol::parse_webhook_url(url);
         if (!target)
-          return caf::error{1, caf::atom("webhook"),
-                            caf::make_message(target.error().message)};
+          return url_error(target.error().message);
         *self->state.current_url = target->redacted;
+        self->state.config->url = url;
         return target->redacted;
+      },
+      [self](webhook::configure_atom,
+             webhook::webhook_config& config) -> caf::result<std::string> {
+        std::string redacted;
+        if (!config.url.empty()) {
+          auto target = protocol::parse_webhook_url(config.url);
+          if (!target)
+            return url_error(target.error().message);
+          redacted = target->redacted;
+        }
+        *self->state.current_url = redacted;
+        *self->state.config = std::move(config);
+        return redacted;
+      },
+      [self](webhook::config_atom) { return *self->state.config; },
+      [self](webhook::test_atom) -> caf::result<webhook::attempt_result> {
+        if (self->state.config->url.empty())
+          return caf::error{1, caf::atom("webhook"),
+                            caf::make_message("no webhook URL is set")};
+        return *self->state.test_outcome;
       },
       [self](webhook::stats_atom) {
         webhook::webhook_stats stats;
@@ -156,10 +189,22 @@ fake_webhook(webhook::webhook_actor::stateful_pointer<fake_webhook_state> self,
         stats.dropped = 1;
         stats.dropped_down = 1;
         stats.latency_p50_ms = 1.5;
+        const auto& config = *self->state.config;
+        for (const auto& item : config.events)
+          stats.events += (stats.events.empty() ? "" : ",") + item;
+        if (stats.events.empty())
+          stats.events = "*";
+        stats.retries = config.retries;
+        stats.concurrency = config.concurrency;
+        stats.buffer_size = config.buffer_size;
+        stats.timeout_ms = config.timeout_ms;
+        stats.secrets = static_cast<std::uint32_t>(config.secrets.size());
+        stats.ca_file = config.ca_file;
         return stats;
       },
       [](webhook::drain_atom) { return webhook::webhook_stats{}; },
       [](webhook::probe_atom) {},
+      [](webhook::retry_atom, std::uint64_t) {},
       [](webhook::attempt_result&) {},
   };
 }
@@ -184,7 +229,8 @@ struct fixture {
       : dir(make_temp_dir()), sys(configure(cfg)),
         io_thread([this] { io.run(); }) {
     registry = sys.spawn(fake_registry, node);
-    webhook_actor = sys.spawn(fake_webhook, webhook_url);
+    webhook_actor
+        = sys.spawn(fake_webhook, webhook_url, webhook_config, test_outcome);
   }
 
   ~fixture() {
@@ -244,6 +290,12 @@ struct fixture {
   std::shared_ptr<actors::node_info> node
       = std::make_shared<actors::node_info>(registered_node());
   std::shared_ptr<std::string> webhook_url = std::make_shared<std::string>();
+  /// The settings the fake webhook actor holds.
+  std::shared_ptr<webhook::webhook_config> webhook_config
+      = std::make_shared<webhook::webhook_config>();
+  /// The outcome of the fake webhook actor's test event.
+  std::shared_ptr<webhook::attempt_result> test_outcome
+      = std::make_shared<webhook::attempt_result>();
   webhook::webhook_actor webhook_actor;
   /// Stand-ins a test may spawn before `start`; invalid otherwise.
   actors::tunnel_actor tunnel;

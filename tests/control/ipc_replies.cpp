@@ -43,3 +43,72 @@ TEST_CASE("info json reports a failing registration") {
   CHECK(info.at("config_file").as_string() == "");
   CHECK(info.at("node_id").to_number<std::uint32_t>() == 0);
 }
+
+TEST_CASE("webhook stats json shows settings and counts secrets") {
+  webhook::webhook_stats stats;
+  stats.url = "http://127.0.0.1:8080/hook";
+  stats.events = "conn.*";
+  stats.retries = 2;
+  stats.retried = 5;
+  stats.concurrency = 8;
+  stats.buffer_size = 16;
+  stats.timeout_ms = 3'000;
+  stats.secrets = 2;
+  stats.ca_file = "/etc/pilot/ca.pem";
+  auto json = control::make_webhook_stats_json(stats);
+  CHECK(json.at("events").as_string() == "conn.*");
+  CHECK(json.at("retries").to_number<int>() == 2);
+  CHECK(json.at("retried").to_number<int>() == 5);
+  CHECK(json.at("concurrency").to_number<int>() == 8);
+  CHECK(json.at("buffer_size").to_number<int>() == 16);
+  CHECK(json.at("timeout_ms").to_number<int>() == 3'000);
+  CHECK(json.at("secrets").to_number<int>() == 2);
+  CHECK(json.at("ca_file").as_string() == "/etc/pilot/ca.pem");
+}
+
+TEST_CASE("webhook test json reports a delivery") {
+  webhook::attempt_result result;
+  result.status = 204;
+  result.latency_us = 1'500;
+  auto json = control::make_webhook_test_json(result);
+  CHECK(json.at("delivered").as_bool());
+  CHECK(json.at("status").to_number<int>() == 204);
+  CHECK(json.at("latency_ms").as_double() == 1.5);
+  CHECK(json.at("failure").as_string() == "");
+  CHECK(json.at("error").as_string() == "");
+}
+
+TEST_CASE("webhook test json reports a status failure") {
+  webhook::attempt_result result;
+  result.latency_us = 800;
+  struct status_case {
+    int status;
+    std::string_view failure;
+  };
+  for (auto [status, failure] :
+       {status_case{302, "status_3xx"}, status_case{404, "status_4xx"},
+        status_case{503, "status_5xx"}, status_case{101, "status_5xx"}}) {
+    CAPTURE(status);
+    result.status = status;
+    auto json = control::make_webhook_test_json(result);
+    CHECK_FALSE(json.at("delivered").as_bool());
+    CHECK(json.at("status").to_number<int>() == status);
+    CHECK(json.at("failure").as_string() == failure);
+    CHECK(json.at("error").as_string()
+          == "the receiver responded with HTTP status "
+                 + std::to_string(status));
+  }
+}
+
+TEST_CASE("webhook test json reports a connection failure") {
+  webhook::attempt_result result;
+  result.failure_class = "connect";
+  result.detail = "connect: Connection refused";
+  result.latency_us = 250;
+  auto json = control::make_webhook_test_json(result);
+  CHECK_FALSE(json.at("delivered").as_bool());
+  CHECK(json.at("status").to_number<int>() == 0);
+  CHECK(json.at("failure").as_string() == "connect");
+  CHECK(json.at("error").as_string() == "connect: Connection refused");
+  CHECK(json.at("latency_ms").as_double() == 0.25);
+}

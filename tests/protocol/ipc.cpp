@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 using namespace pilot::protocol;
 using namespace pilot::test;
@@ -240,8 +241,16 @@ TEST_CASE("ipc command names and bytes") {
   CHECK(static_cast<int>(ipc_command::set_webhook) == 0x1B);
   CHECK(static_cast<int>(ipc_command::webhook_stats) == 0x40);
   CHECK(static_cast<int>(ipc_command::webhook_stats_ok) == 0x41);
+  CHECK(static_cast<int>(ipc_command::set_webhook_config) == 0x42);
+  CHECK(static_cast<int>(ipc_command::set_webhook_config_ok) == 0x43);
+  CHECK(static_cast<int>(ipc_command::webhook_test) == 0x44);
+  CHECK(static_cast<int>(ipc_command::webhook_test_ok) == 0x45);
+  CHECK(to_string(ipc_command::set_webhook_config) == "set_webhook_config");
+  CHECK(to_string(ipc_command::webhook_test_ok) == "webhook_test_ok");
   CHECK(is_known(ipc_command::set_task_exec_ok));
+  CHECK(is_known(ipc_command::webhook_test));
   CHECK_FALSE(is_known(static_cast<ipc_command>(0x1F)));
+  CHECK_FALSE(is_known(static_cast<ipc_command>(0x46)));
   CHECK(format_command_byte(0x0d) == "0x0D");
   CHECK(format_command_byte(0xff) == "0xFF");
 }
@@ -320,4 +329,81 @@ TEST_CASE("ipc handshake payloads without a sub-command or node fail") {
         == errc::unknown_type);
   CHECK(decode_handshake_command(byte_string({0x00})).error()
         == errc::unknown_type);
+}
+
+TEST_CASE("ipc webhook config payload carries only the given keys") {
+  webhook_config_change change;
+  change.events = "conn.*";
+  change.retries = 1;
+  CHECK(encode_set_webhook_config(change)
+        == R"({"events":"conn.*","retries":1})");
+  CHECK(encode_set_webhook_config({}) == "{}");
+  CHECK(webhook_config_change{}.empty());
+  CHECK_FALSE(change.empty());
+}
+
+TEST_CASE("ipc webhook config payload round trips") {
+  webhook_config_change change;
+  change.url = "http://127.0.0.1:8080/hook";
+  change.events = "";
+  change.secrets = std::vector<std::string>{"whsec_a", "whsec_b"};
+  change.ca_file = "/etc/pilot/ca.pem";
+  change.retries = 3;
+  change.concurrency = 8;
+  change.buffer = 65536;
+  change.timeout = "1m30s";
+  auto decoded = decode_set_webhook_config(encode_set_webhook_config(change));
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == change);
+  auto cleared = webhook_config_change{};
+  cleared.secrets = std::vector<std::string>{};
+  auto empty_list
+      = decode_set_webhook_config(encode_set_webhook_config(cleared));
+  REQUIRE(empty_list.has_value());
+  REQUIRE(empty_list->secrets.has_value());
+  CHECK(empty_list->secrets->empty());
+}
+
+TEST_CASE("ipc webhook config payload errors name the key") {
+  struct bad_payload {
+    std::string_view payload;
+    std::string_view message;
+  };
+  const bad_payload cases[] = {
+      {R"([1,2])", "expected a JSON object"},
+      {R"("text")", "expected a JSON object"},
+      {R"({"retries":-1})", R"("retries" must be a whole number)"},
+      {R"({"retries":1.5})", R"("retries" must be a whole number)"},
+      {R"({"buffer":"8"})", R"("buffer" must be a whole number)"},
+      {R"({"url":5})", R"("url" must be a string)"},
+      {R"({"timeout":5})", R"("timeout" must be a string)"},
+      {R"({"secrets":"whsec_a"})", R"("secrets" must be an array of strings)"},
+      {R"({"secrets":["whsec_a",1]})",
+       R"("secrets" must be an array of strings)"},
+      {R"({"colour":"blue"})",
+       R"(unknown key "colour"; the keys are url, events, secrets, ca_file, )"
+       R"(retries, concurrency, buffer and timeout)"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.payload);
+    auto decoded = decode_set_webhook_config(c.payload);
+    REQUIRE_FALSE(decoded.has_value());
+    CHECK(decoded.error().message == c.message);
+  }
+}
+
+TEST_CASE("ipc webhook config payload that is not json fails") {
+  for (std::string_view payload : {"", "{", "{\"url\":}", "\xff"}) {
+    CAPTURE(payload);
+    auto decoded = decode_set_webhook_config(payload);
+    REQUIRE_FALSE(decoded.has_value());
+    CHECK(decoded.error().message.starts_with("invalid JSON: "));
+  }
+}
+
+TEST_CASE("ipc webhook config error never shows a secret") {
+  auto decoded
+      = decode_set_webhook_config(R"({"secrets":["whsec_x"],"extra":true})");
+  REQUIRE_FALSE(decoded.has_value());
+  CHECK(decoded.error().message.find("whsec_x") == std::string::npos);
 }
