@@ -9,10 +9,11 @@ B. B posts every event to soak_receiver.py, which runs as its own process
 and records the webhook-id of each request and what it sent back.
 
 The load adapts to what the daemons sustain, which also holds for a slow
-sanitizer build, and no check depends on timing. Deadlines only keep a stuck daemon
-from hanging the suite. Afterwards the test checks B's counters against
-the receiver's records, B's memory against its level after a warm-up,
-and that B still responds to pilotctl and delivers events.
+sanitizer build, and no check depends on timing. Deadlines only keep a
+stuck daemon from hanging the suite. Afterwards the test checks B's
+counters against the receiver's records, B's memory against its level
+after a warm-up, and that B still responds to pilotctl and delivers
+events.
 """
 import json
 import os
@@ -313,6 +314,17 @@ def report_line(name, value):
     sys.stdout.flush()
 
 
+def report_endpoint_changes(daemon, count=8):
+    """Prints the last `count` times the daemon logged its endpoint going
+    up or down, which shows how long the recovery after the last dead
+    phase took."""
+    changes = [line for line in daemon.log().splitlines()
+               if "webhook-endpoint-up" in line
+               or "webhook-endpoint-down" in line]
+    for line in changes[-count:]:
+        report_line("B's endpoint", line[:200])
+
+
 def check_counters(counters):
     assert_invariant(counters)
     assert counters["in_flight"] == 0, counters
@@ -409,9 +421,14 @@ def soak_with(soak):
     soak.load.start()
     for slow_delay, dead_kind in CYCLES:
         receiver_cycle(receiver, slow_delay, dead_kind)
+    cycles_ended = time.monotonic()
     wait_delivering(b, receiver)
     soak.load.stop()
     elapsed = time.monotonic() - started
+    recovery = time.monotonic() - cycles_ended
+    report_line("recovery", f"B delivered again {recovery:.1f} s after the "
+                "last dead phase")
+    report_endpoint_changes(b.daemon)
     counters, report = settled(b, receiver)
     after = resident_mib(soak.b_pid)
     raised = counters["emitted"] - before["emitted"]
