@@ -743,9 +743,12 @@ webhook_actor::behavior_type webhook_behavior(webhook_pointer self,
 
 webhook_actor spawn_webhook(caf::actor_system& sys, boost::asio::io_context& io,
                             webhook_options options) {
+  // The pool keeps only connections that requests opened, so it never
+  // holds more than the highest concurrency in use. Its capacity is the
+  // maximum, so that a concurrency raised at run time keeps its
+  // connections alive.
   http_client_options client_options;
-  client_options.max_idle_connections = std::clamp<std::size_t>(
-      options.concurrency, 1, max_webhook_concurrency);
+  client_options.max_idle_connections = max_webhook_concurrency;
   return spawn_webhook(sys, make_http_client(io, std::move(client_options)),
                        std::move(options));
 }

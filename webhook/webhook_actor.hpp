@@ -60,31 +60,62 @@ struct webhook_options {
 /// keeps idle connections on it until the actor's state is destroyed.
 ///
 /// The actor never makes a producer wait. It numbers every raised event
-/// (`event_id`, from 1, so dropped events leave gaps) and then delivers,
-/// buffers or drops it:
+/// (`event_id`, from 1, one step per raised event, so a filtered or dropped
+/// event leaves a gap) and then delivers, buffers or drops it, checking in
+/// this order:
 /// - no URL: dropped as `disabled`;
-/// - endpoint up: POSTed when a request slot is free, else buffered, else
-///   dropped as `full`;
+/// - not selected by `webhook_events`: dropped as `filtered`, before it is
+///   serialized;
 /// - endpoint down: dropped as `down`, except that the first event after
-///   the back-off is sent as a probe.
+///   the back-off is sent as the probe. Events raised while the probe is in
+///   flight are dropped as `down` too, because the endpoint stays down until
+///   the probe gets a response;
+/// - endpoint up: POSTed when a request slot is free, else buffered, else
+///   dropped as `full`.
 /// An event that is sent or buffered is serialized at once, with the node ID
 /// and the time at which it was raised.
 ///
-/// A connection-level failure (timeout, connect, dns) on the current URL
+/// A connection-level failure (timeout, connect, dns, tls) on the current URL
 /// marks the endpoint down and drops the buffer as `down`. Any HTTP response
 /// marks it up again. 3xx, 4xx and 5xx are failed deliveries that keep the
 /// endpoint up, and so is any status outside 200 to 599 (counted as
 /// `status_5xx`).
 ///
-/// `set_url_atom` validates with `protocol::parse_webhook_url` and applies
-/// at once: buffered events go to the new URL, and requests in flight finish
-/// on their own. An invalid URL gets an `actors::errc::invalid_argument`
-/// error whose context is the message for the user. `drain_atom` is answered
-/// once nothing is buffered or in flight, or after `shutdown_grace`, and logs
-/// the final counters.
+/// With `webhook_retries` N, an event whose attempt failed with a
+/// connection-level failure, 429 or 5xx is sent again up to N times, after
+/// `retry_backoff` (100 ms) doubling with jitter, each attempt under its own
+/// deadline. It keeps its request slot and counts as in flight during the
+/// pause, and its outcome counts once: delivered, or failed with the class
+/// of its last attempt. `retried` counts the attempts sent again. A
+/// connection failure marks the endpoint down only when no retry is left.
+/// Probes, tests and attempts to a URL that was replaced are never retried,
+/// and a retry whose endpoint went down in its pause fails with the result
+/// of its last attempt.
 ///
-/// Throws `std::invalid_argument` when `options.url` is not a valid webhook
-/// URL.
+/// `configure_atom` checks every setting (see `detail::check_settings`) and
+/// applies all or none: a new URL as `set_url_atom` does, a smaller
+/// `webhook_buffer` drops the newest buffered events beyond it as `full`, a
+/// lower `webhook_concurrency` lets the requests in flight finish, and a
+/// higher one sends buffered events at once. `set_url_atom` changes the URL
+/// alone, validated with `protocol::parse_webhook_url`: buffered events go
+/// to the new URL, and requests in flight finish on their own. Setting the
+/// current URL again keeps the endpoint state. Invalid settings get an
+/// `actors::errc::invalid_argument` error whose context is the message for
+/// the user.
+///
+/// `test_atom` sends one `webhook.test` event at once, whatever the filter,
+/// the buffer, the free slots and the endpoint state. It takes an `event_id`
+/// and counts like any event (emitted, in flight, then delivered or failed),
+/// is never retried, and moves the endpoint state like a probe: any response
+/// marks a down endpoint up, a connection failure marks an up endpoint down.
+/// The reply is its `attempt_result`. Without a URL the reply is an
+/// `invalid_argument` error and nothing is counted.
+///
+/// `drain_atom` is answered once nothing is buffered or in flight, or after
+/// `shutdown_grace`, and logs the final counters.
+///
+/// Throws `std::invalid_argument` with the message for the user when the
+/// settings in `options` are invalid.
 webhook_actor spawn_webhook(caf::actor_system& sys, boost::asio::io_context& io,
                             webhook_options options);
 
