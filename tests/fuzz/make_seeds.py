@@ -200,6 +200,13 @@ def corpora():
             "transport": b'{"idle-timeout":"2m","syn_rate_limit":100,'
                          b'"max-conns-per-port":1024,"no-echo":true}',
         },
+        "webhook_url": {
+            "plain": b"http://127.0.0.1:8080/events",
+            "https": b"https://hooks.example.com/v2/events?token=abc",
+            "user-info": b"http://user:secret@[::1]:9090/x",
+            "refused": b"http://169.254.169.254/latest/meta-data",
+            "hex-ip": b"http://0x7f.1/events",
+        },
         "http_response": {
             "ok": b"\x07" + http("HTTP/1.1 200 OK", "Content-Length: 2", body=b"ok"),
             "no-content": b"\xff" + http("HTTP/1.1 204 No Content"),
