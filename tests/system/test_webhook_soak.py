@@ -57,7 +57,8 @@ RECEIVER_REPLY_TIMEOUT = 30
 MEMORY_ALLOWANCE_MIB = 32
 MEMORY_ALLOWANCE_RATIO = 0.25
 # The quarantine of freed memory of AddressSanitizer for this test's
-# processes, instead of the default 256 MiB.
+# processes, instead of the default 256 MiB on 64-bit systems (set in
+# compiler-rt's asan_flags.cpp).
 ASAN_QUARANTINE_MIB = 16
 
 
