@@ -206,6 +206,7 @@ def corpora():
             "user-info": b"http://user:secret@[::1]:9090/x",
             "refused": b"http://169.254.169.254/latest/meta-data",
             "hex-ip": b"http://0x7f.1/events",
+            "path-without-slash": b"http://user:creht",
         },
         "http_response": {
             "ok": b"\x07" + http("HTTP/1.1 200 OK", "Content-Length: 2", body=b"ok"),
