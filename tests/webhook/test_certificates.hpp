@@ -159,4 +159,11 @@ inline std::string write_file(const std::filesystem::path& dir,
   return path;
 }
 
+/// Moves the modification time of `path` two seconds on, so that it
+/// differs from before even on a file system with coarse time stamps.
+inline void touch_later(const std::string& path) {
+  std::filesystem::last_write_time(path, std::filesystem::last_write_time(path)
+                                             + std::chrono::seconds{2});
+}
+
 } // namespace pilot::test

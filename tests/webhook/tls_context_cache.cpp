@@ -5,24 +5,10 @@
 
 #include <doctest/doctest.h>
 
-#include <chrono>
-#include <filesystem>
 #include <string>
 
 using namespace pilot;
-using namespace std::chrono_literals;
 using webhook::detail::tls_context_cache;
-
-namespace {
-
-/// Moves the modification time of `path` two seconds on, so that it
-/// differs even on a file system with coarse time stamps.
-void touch_later(const std::string& path) {
-  std::filesystem::last_write_time(path,
-                                   std::filesystem::last_write_time(path) + 2s);
-}
-
-} // namespace
 
 TEST_CASE("a CA file is loaded once while unchanged") {
   test::temp_dir dir;
@@ -44,7 +30,7 @@ TEST_CASE("a changed CA file replaces its context") {
   tls_context_cache cache{4};
   auto before = cache.get(path);
   REQUIRE(before.has_value());
-  touch_later(path);
+  test::touch_later(path);
   auto after = cache.get(path);
   REQUIRE(after.has_value());
   CHECK(*before != *after);
