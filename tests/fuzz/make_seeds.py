@@ -218,6 +218,11 @@ def corpora():
                                       body=b"5\r\nerror\r\n0\r\n\r\n"),
             "close": b"\x40" + http("HTTP/1.0 429 Too Many Requests",
                                     "Connection: close", body=b"slow down"),
+            # Read one byte at a time, this trailer trips an assertion in
+            # Beast 1.81's chunk parser.
+            "chunk-trailer-byte-reads": b"\x00" + http(
+                "HTTP/1.1 500 Int", "Transfer-Encoding: chunked",
+                body=b"0\r\nerror\r\n0\r\n\r\n"),
         },
     }
 
