@@ -54,6 +54,7 @@ void check_payloads(std::string_view payload) {
   check_payload(payload, decode_send_to, encode_send_to);
   check_payload(payload, decode_recv_from, encode_recv_from);
   check_payload(payload, decode_handshake_command, encode_handshake_command);
+  check_payload(payload, decode_set_webhook_config, encode_set_webhook_config);
   if (auto message = decode_ipc_error(payload)) {
     auto frame = encode_ipc_error(*message);
     fuzz::check(frame.size() <= ipc_frame_header_size + max_ipc_frame_size,

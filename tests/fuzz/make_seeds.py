@@ -164,6 +164,9 @@ def corpora():
             "send-to": ipc(0x0B, bytes.fromhex("000000000005138800") + b"ping"),
             "recv-from": ipc(0x0C, bytes.fromhex("0000000000051388c000") + b"pong"),
             "empty-then-visibility": bytes.fromhex("00000000") + ipc(0x15, b"\x01"),
+            "set-webhook-config": ipc(
+                0x42, b'{"url":"https://example.com/h","events":"conn.*",'
+                      b'"retries":2,"timeout":"5s","secrets":[]}'),
         },
         "data_exchange": {
             "text": data_frame(1, b"hello"),
