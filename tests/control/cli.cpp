@@ -223,6 +223,22 @@ TEST_CASE("daemon arguments without config file") {
   CHECK(given.front() == "--config=/nonexistent/config.json");
 }
 
+TEST_CASE("daemon arguments pass every webhook flag") {
+  scoped_env socket{"PILOT_SOCKET", nullptr};
+  scoped_env registry{"PILOT_REGISTRY", "127.0.0.1:9100"};
+  pilot_config config{"/nonexistent/config.json"};
+  auto args = cli::daemon_arguments(
+      parse({"daemon", "start", "--webhook-events", "conn.*",
+             "--webhook-retries=2", "--webhook-secret", "whsec_x",
+             "--webhook-ca-file", "/etc/ca.pem"}),
+      config);
+  std::vector<std::string> expected{
+      "--registry=127.0.0.1:9100", "--socket=/tmp/pilot.sock",
+      "--webhook-events=conn.*",   "--webhook-retries=2",
+      "--webhook-secret=whsec_x",  "--webhook-ca-file=/etc/ca.pem"};
+  CHECK(args == expected);
+}
+
 TEST_CASE("daemon arguments reject operands") {
   pilot_config config{"/nonexistent/config.json"};
   CHECK(error_code_of([&] {
