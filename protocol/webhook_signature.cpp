@@ -6,15 +6,17 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/pemerr.h>
 #include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509err.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <stdexcept>
 
@@ -27,10 +29,6 @@ using secret_result = boost::system::result<std::string, webhook_secret_error>;
 struct mac_deleter {
   void operator()(EVP_MAC* mac) const { EVP_MAC_free(mac); }
   void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
-};
-
-struct store_deleter {
-  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
 };
 
 webhook_secret_error rejected(std::string message) {
@@ -119,37 +117,111 @@ std::string webhook_signature(const std::vector<std::string>& keys,
   return header;
 }
 
-std::optional<std::string> ca_file_problem(const std::string& path) {
-  if (path.empty())
-    return "webhook CA file path is empty";
-  auto subject = "webhook CA file " + path;
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    return subject + " is a directory, not a file";
-  // Opened first so that the message carries the system's reason.
-  if (auto* file = std::fopen(path.c_str(), "r"))
-    std::fclose(file);
-  else
-    return subject + " cannot be read: " + std::strerror(errno);
-  // Loaded exactly as the HTTP client loads it, so that a file accepted here
-  // also loads there.
-  std::unique_ptr<X509_STORE, store_deleter> store{X509_STORE_new()};
-  if (!store)
+namespace {
+
+using ca_result = boost::system::result<std::string, std::string>;
+
+struct fd_closer {
+  int fd;
+  ~fd_closer() { ::close(fd); }
+};
+
+struct bio_deleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+
+struct x509_deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+
+ca_result problem(std::string message) {
+  return ca_result{boost::system::in_place_error, std::move(message)};
+}
+
+// Reads at most `max_ca_file_size` bytes of `path` without ever waiting:
+// opening a FIFO for reading waits for a writer unless O_NONBLOCK is set,
+// and only regular files are read. Returns the text or the problem.
+ca_result read_regular_file(const std::string& path,
+                            const std::string& subject) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return problem(subject + " cannot be read: " + std::strerror(errno));
+  fd_closer closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0)
+    return problem(subject + " cannot be read: " + std::strerror(errno));
+  if (S_ISDIR(info.st_mode))
+    return problem(subject + " is a directory, not a file");
+  if (!S_ISREG(info.st_mode))
+    return problem(subject + " is not a regular file");
+  if (static_cast<std::uint64_t>(info.st_size) > max_ca_file_size)
+    return problem(subject + " is larger than "
+                   + std::to_string(max_ca_file_size / 1024) + " KiB");
+  std::string text;
+  std::array<char, 16 * 1024> chunk{};
+  for (;;) {
+    auto n = ::read(fd, chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return problem(subject + " cannot be read: " + std::strerror(errno));
+    if (n == 0)
+      return ca_result{boost::system::in_place_value, std::move(text)};
+    // The file may grow after fstat.
+    if (text.size() + static_cast<std::size_t>(n) > max_ca_file_size)
+      return problem(subject + " is larger than "
+                     + std::to_string(max_ca_file_size / 1024) + " KiB");
+    text.append(chunk.data(), static_cast<std::size_t>(n));
+  }
+}
+
+// Parses the certificates of `pem` the way Asio's
+// `ssl::context::add_certificate_authority` does, so that text accepted
+// here also loads there: certificates until the end, at least one.
+std::optional<std::string> pem_problem(const std::string& pem,
+                                       const std::string& subject) {
+  std::unique_ptr<BIO, bio_deleter> bio{
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))};
+  if (!bio)
     return subject + " cannot be loaded: out of memory";
   ERR_clear_error();
-  if (X509_STORE_load_file(store.get(), path.c_str()) != 1) {
-    if (ERR_GET_REASON(ERR_peek_last_error())
-        == X509_R_NO_CERTIFICATE_OR_CRL_FOUND) {
+  for (bool added = false;; added = true) {
+    std::unique_ptr<X509, x509_deleter> cert{
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)};
+    if (cert)
+      continue;
+    auto error = ERR_peek_last_error();
+    auto no_start_line = ERR_GET_LIB(error) == ERR_LIB_PEM
+                         && ERR_GET_REASON(error) == PEM_R_NO_START_LINE;
+    if (no_start_line) {
       ERR_clear_error();
+      if (added)
+        return std::nullopt;
       return subject + " contains no PEM certificate";
     }
     return subject + " is not a valid PEM file: " + openssl_error_text();
   }
-  auto* objects = X509_STORE_get0_objects(store.get());
-  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
-    if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objects, i)) == X509_LU_X509)
-      return std::nullopt;
-  return subject + " contains no PEM certificate";
+}
+
+} // namespace
+
+ca_result read_ca_file(const std::string& path) {
+  if (path.empty())
+    return problem("webhook CA file path is empty");
+  auto subject = "webhook CA file " + path;
+  auto text = read_regular_file(path, subject);
+  if (!text)
+    return text;
+  if (auto pem_error = pem_problem(*text, subject))
+    return problem(std::move(*pem_error));
+  return text;
+}
+
+std::optional<std::string> ca_file_problem(const std::string& path) {
+  auto text = read_ca_file(path);
+  if (!text)
+    return std::move(text.error());
+  return std::nullopt;
 }
 
 } // namespace pilot::protocol

@@ -48,9 +48,19 @@ std::string webhook_signature(const std::vector<std::string>& keys,
                               std::string_view timestamp,
                               std::string_view body);
 
-/// Checks that `path` names a readable file with at least one PEM
-/// certificate, as a CA file for https webhooks needs. Returns a message for
-/// the user naming the problem, or nothing when the file is usable.
+/// Largest CA file for https webhooks, 1 MiB: several times the system's
+/// whole trust store, and a bound on the memory and time a CA file takes.
+inline constexpr std::size_t max_ca_file_size = std::size_t{1} << 20;
+
+/// Reads the CA file for https webhooks at `path`: a regular file of at
+/// most `max_ca_file_size` bytes holding PEM certificates and nothing after
+/// them, at least one. Never waits on a special file such as a FIFO.
+/// Returns the PEM text, or a message for the user naming the problem.
+boost::system::result<std::string, std::string>
+read_ca_file(const std::string& path);
+
+/// Checks `path` as `read_ca_file` does. Returns the message for the user,
+/// or nothing when the file is usable.
 std::optional<std::string> ca_file_problem(const std::string& path);
 
 } // namespace pilot::protocol

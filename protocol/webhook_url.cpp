@@ -207,6 +207,12 @@ url_result parse_webhook_url(std::string_view text) {
       return *error;
   if (auto error = check_host(out))
     return *error;
+  // Boost.URL 1.81 takes some malformed authorities, such as
+  // `http://user:x` and `http://10.0.0.1./`, as a host followed by a path
+  // without its `/`.
+  if (!url.encoded_path().empty() && !url.encoded_path().starts_with('/'))
+    return rejected("webhook URL is not a valid URL; expected "
+                    "http[s]://host[:port]/path");
   fill_derived_fields(url, out);
   return out;
 }

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -187,4 +189,32 @@ TEST_CASE("an unusable CA file is named with the reason") {
   CHECK(problem->starts_with("webhook CA file " + broken
                              + " is not a valid PEM file: "));
   CHECK(ca_file_problem("") == "webhook CA file path is empty");
+}
+
+TEST_CASE("a CA file is read without waiting on a FIFO") {
+  pilot::test::temp_dir dir;
+  auto fifo = (dir.path / "ca.pem").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Opening a FIFO for reading blocks until a writer comes, so a blocking
+  // read would hang this test.
+  CHECK(ca_file_problem(fifo)
+        == "webhook CA file " + fifo + " is not a regular file");
+}
+
+TEST_CASE("a CA file larger than the limit is refused") {
+  pilot::test::temp_dir dir;
+  std::string bundle;
+  while (bundle.size() <= max_ca_file_size)
+    bundle += ca_certificate_pem;
+  auto path = write_file(dir, "big.pem", bundle);
+  CHECK(ca_file_problem(path)
+        == "webhook CA file " + path + " is larger than 1024 KiB");
+}
+
+TEST_CASE("a CA file is read as its PEM text") {
+  pilot::test::temp_dir dir;
+  auto path = write_file(dir, "ca.pem", ca_certificate_pem);
+  auto text = read_ca_file(path);
+  REQUIRE(text.has_value());
+  CHECK(*text == ca_certificate_pem);
 }

@@ -271,3 +271,13 @@ TEST_CASE("value() throws the message for start-up callers") {
                        "webhook URL must start with http:// or https://",
                        std::invalid_argument);
 }
+
+TEST_CASE("a path that does not start with a slash is refused") {
+  // Boost.URL 1.81 splits these into a host and a path without its `/`.
+  for (auto url : {"http://user:creht", "http://10.0.0.1./events"}) {
+    CAPTURE(url);
+    CHECK(error_of(url)
+          == "webhook URL is not a valid URL; expected "
+             "http[s]://host[:port]/path");
+  }
+}

@@ -2,6 +2,7 @@
 
 #include "protocol/webhook_signature.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -37,9 +38,12 @@ tls_context_cache::lookup_result make_context(const std::string& ca_file) {
       return "loading the system trust store failed: " + ec.message();
     return context;
   }
-  if (auto problem = protocol::ca_file_problem(ca_file))
-    return std::move(*problem);
-  context->load_verify_file(ca_file, ec);
+  // Read once and bounded, so that a FIFO or a huge file cannot stall the
+  // HTTP client's thread.
+  auto pem = protocol::read_ca_file(ca_file);
+  if (!pem)
+    return std::move(pem.error());
+  context->add_certificate_authority(boost::asio::buffer(*pem), ec);
   if (ec)
     return "loading webhook CA file " + ca_file + " failed: " + ec.message();
   return context;
