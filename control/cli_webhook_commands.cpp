@@ -184,12 +184,21 @@ std::string saved_url_note(const std::string& shown_url,
 
 // -- set-webhook options ------------------------------------------------------
 
-// Returns the values of every `--secret`, in order.
+// Returns the values of every `--secret`, in order. A `--secret` without a
+// value is an error, so that an unset shell variable cannot turn signing
+// off: removing the secrets takes an explicit `--secret ""`.
 std::vector<std::string> secret_flags(const command_line& cmd) {
   std::vector<std::string> secrets;
-  for (const auto& flag : cmd.flags)
-    if (flag.name == "secret")
-      secrets.push_back(flag.has_value ? flag.value : std::string{});
+  for (const auto& flag : cmd.flags) {
+    if (flag.name != "secret")
+      continue;
+    if (!flag.has_value)
+      throw error{code::invalid_argument,
+                  "--secret needs a value: a whsec_ secret, or \"\" to "
+                  "remove the secrets",
+                  "usage: pilotctl " + std::string{set_webhook_usage}};
+    secrets.push_back(flag.value);
+  }
   return secrets;
 }
 

@@ -151,6 +151,26 @@ TEST_CASE_FIXTURE(cli_fixture, "set webhook never shows a bad secret") {
   CHECK_FALSE(std::filesystem::exists(home_config()));
 }
 
+TEST_CASE_FIXTURE(cli_fixture, "a secret flag without a value is refused") {
+  start();
+  auto url = "http://127.0.0.1:8080/hook";
+  control::cli::run_set_webhook(
+      command({"set-webhook", url, "--secret", test_secret}));
+  std::string message;
+  CHECK(error_code_of(
+            [&] {
+              control::cli::run_set_webhook(
+                  command({"set-webhook", url, "--secret"}));
+            },
+            &message)
+        == "invalid_argument");
+  CHECK(message.starts_with("--secret needs a value"));
+  // Signing stays on, in the daemon and in the file.
+  CHECK(webhook_config->secrets == std::vector<std::string>{test_secret});
+  CHECK(pilot_config::load(home_config()).string_value("webhook-secret")
+        == test_secret);
+}
+
 TEST_CASE_FIXTURE(cli_fixture, "set webhook takes two secrets or clears") {
   start();
   auto url = "http://127.0.0.1:8080/hook";
