@@ -30,13 +30,10 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,9 +55,6 @@ MEMORY_MARK = 1_000_000
 # Part 3 fails when B raises no event for this many seconds.
 STALL_TIMEOUT = 30
 
-IPC_SEND_TO = 0x0B
-IPC_WEBHOOK_STATS = 0x40
-IPC_WEBHOOK_STATS_OK = 0x41
 
 
 # -- host ---------------------------------------------------------------------
@@ -255,66 +249,11 @@ def bench_producer(args):
 
 # -- 3. data path with the endpoint down --------------------------------------
 
-class DatagramSender:
-    """Writes SendTo frames to daemon A's IPC socket as fast as A reads them,
-    from a thread, until stopped. Another thread reads and discards what A
-    sends back (the errors for datagrams it had no room for)."""
-
-    def __init__(self, socket_path, destination, port):
-        import harness
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(socket_path)
-        payload = (harness.encode_address(destination)
-                   + struct.pack(">H", port) + b"d" * 64)
-        frame = struct.pack(">IB", len(payload) + 1, IPC_SEND_TO) + payload
-        self.batch = frame * 512
-        self.running = threading.Event()
-        self.closed = False
-        self.writer = threading.Thread(target=self._write, daemon=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.writer.start()
-        self.reader.start()
-
-    def _write(self):
-        while not self.closed:
-            if not self.running.wait(0.1):
-                continue
-            try:
-                self.sock.sendall(self.batch)
-            except OSError:
-                return
-
-    def _read(self):
-        while True:
-            try:
-                if not self.sock.recv(1 << 20):
-                    return
-            except OSError:
-                return
-
-    def close(self):
-        self.closed = True
-        self.running.clear()
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        self.writer.join(5)
-        self.reader.join(5)
-
-
-def webhook_counters(node):
-    """Returns B's webhook counters over a short IPC connection, because
-    every IPC client of B gets a push for each datagram while connected."""
-    import harness
-    import json
-    client = harness.IpcClient(node.socket, keep_data=False)
-    try:
-        return json.loads(client.request(IPC_WEBHOOK_STATS, b"",
-                                         IPC_WEBHOOK_STATS_OK))
-    finally:
-        client.close()
+def datagram_load():
+    """Returns the system tests' datagram load module. Imported late,
+    because its harness reads PILOT_BIN_DIR when imported."""
+    import datagram_load as module
+    return module
 
 
 class DataPathSetup:
@@ -327,7 +266,7 @@ class DataPathSetup:
         self.b.start_daemon(webhook=webhook, public=True)
         b_address = self.b.wait_registered()["address"]
         self.a.wait_registered()
-        self.sender = DatagramSender(self.a.socket, b_address, 9000)
+        self.sender = datagram_load().DatagramFlood(self.a.socket, b_address, 9000)
         self.pid = self.b.daemon.proc.pid
         self.raised = 0
         self.chunks = []  # (events/s, B's CPU %, B's CPU µs per event)
@@ -340,7 +279,7 @@ class DataPathSetup:
         self.rss_end = None
 
     def events(self):
-        return webhook_counters(self.b)["emitted"]
+        return datagram_load().webhook_counters(self.b)["emitted"]
 
     def run_chunk(self, count):
         """Sends datagrams until B has raised `count` more events."""
@@ -375,7 +314,7 @@ class DataPathSetup:
         time.sleep(0.5)
         self.hwm_end = memory_kib(self.pid, "VmHWM")
         self.rss_end = memory_kib(self.pid, "VmRSS")
-        self.counters = webhook_counters(self.b)
+        self.counters = datagram_load().webhook_counters(self.b)
         for node in (self.a, self.b):
             node.daemon.stop()
 
