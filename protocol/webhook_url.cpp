@@ -83,6 +83,9 @@ std::optional<webhook_url_error> read_host_name(std::string decoded,
   if (!std::all_of(name.begin(), name.end(), is_host_name_char))
     return rejected("webhook URL host contains characters other than "
                     "letters, digits, '-', '.' and '_'");
+  if (name.front() == '.' || name.back() == '.'
+      || name.find("..") != std::string::npos)
+    return rejected("webhook URL host " + name + " has an empty label");
   if (is_metadata_name(name))
     return rejected("webhook URL host " + name
                     + " is a cloud metadata endpoint");
@@ -167,7 +170,13 @@ void fill_derived_fields(const boost::urls::url_view& url,
   if (out.port != (out.is_https() ? 443 : 80))
     out.host_header += ":" + std::to_string(out.port);
   out.redacted = out.scheme + "://" + out.host_header;
-  out.redacted += url.encoded_path().empty() ? "/" : url.encoded_path();
+  // `@` in the path is shown encoded, so that no redacted URL looks as if
+  // it carried user info.
+  std::string path = url.encoded_path().empty()
+                         ? std::string{"/"}
+                         : std::string{url.encoded_path()};
+  for (char c : path)
+    out.redacted += c == '@' ? std::string{"%40"} : std::string(1, c);
 }
 
 } // namespace
@@ -209,8 +218,10 @@ url_result parse_webhook_url(std::string_view text) {
     return *error;
   // Boost.URL 1.81 takes some malformed authorities, such as
   // `http://user:x` and `http://10.0.0.1./`, as a host followed by a path
-  // without its `/`.
-  if (!url.encoded_path().empty() && !url.encoded_path().starts_with('/'))
+  // without its `/`. A path that starts with `//` comes from a typo such as
+  // a doubled `http://` and would show what looks like user info in logs.
+  auto path = url.encoded_path();
+  if ((!path.empty() && !path.starts_with('/')) || path.starts_with("//"))
     return rejected("webhook URL is not a valid URL; expected "
                     "http[s]://host[:port]/path");
   fill_derived_fields(url, out);

@@ -32,6 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   if (!ec)
     fuzz::check(!protocol::is_refused_address(address),
                 "a refused address is rejected");
+  // Encoding `@` as `%40` can take the redacted form past the size limit.
+  if (target->redacted.size() > protocol::max_webhook_url_size)
+    return 0;
   auto again = protocol::parse_webhook_url(target->redacted);
   fuzz::check(again.has_value(), "the redacted URL is accepted");
   fuzz::check(again->host == target->host && again->port == target->port,

@@ -274,10 +274,25 @@ TEST_CASE("value() throws the message for start-up callers") {
 
 TEST_CASE("a path that does not start with a slash is refused") {
   // Boost.URL 1.81 splits these into a host and a path without its `/`.
-  for (auto url : {"http://user:creht", "http://10.0.0.1./events"}) {
+  for (auto url : {"http://user:creht", "http://10.0.0.1./events",
+                   "http://uttp://user:secret@host:9090/x"}) {
     CAPTURE(url);
     CHECK(error_of(url)
           == "webhook URL is not a valid URL; expected "
              "http[s]://host[:port]/path");
+  }
+}
+
+TEST_CASE("an at sign in the path is encoded in the redacted URL") {
+  auto target = parse_webhook_url("http://127.0.0.1:8080/hooks/@team");
+  REQUIRE(target.has_value());
+  CHECK(target->redacted == "http://127.0.0.1:8080/hooks/%40team");
+  CHECK(target->target == "/hooks/@team");
+}
+
+TEST_CASE("a host name with an empty label is refused") {
+  for (auto url : {"http://a..b/", "http://a.b../", "http://.a.b/"}) {
+    CAPTURE(url);
+    CHECK(error_of(url).ends_with("has an empty label"));
   }
 }
