@@ -15,8 +15,11 @@ if [[ "${1:-}" == --sanitize ]]; then
   # GCC's flow analysis sees through the sanitizer's instrumentation
   # poorly and reports uninitialized reads that cannot happen (inside
   # Beast's parser among others), so that one warning stays a warning.
+  # CAF 0.17.6 binds a reference to a null shared_ptr<tuple<>> in
+  # init_fun_factory.hpp on every spawn without arguments, which UBSan's
+  # `null` check reports from our objects, so that one check is off.
   options+=(-Db_sanitize=address,undefined
-    -Dcpp_args=-Wno-error=maybe-uninitialized)
+    "-Dcpp_args=-Wno-error=maybe-uninitialized -fno-sanitize=null")
   default_dir=build-asan
 elif (($# > 0)); then
   echo "usage: scripts/build.sh [--sanitize]" >&2
