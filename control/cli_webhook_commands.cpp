@@ -120,7 +120,7 @@ void store_entry(pilot_config& config, const config_entry& entry) {
 // Loads the config file, checks that it can be replaced, applies the
 // change to the running daemon and then saves the file. The caller has
 // validated every value. Without other settings the URL goes as SetWebhook,
-// which every daemon version knows. Returns whether a daemon took the
+// which every daemon version accepts. Returns whether a daemon took the
 // change.
 bool change_webhook(change_target& target, const std::string& url,
                     const webhook_change& change = {}) {
@@ -406,7 +406,7 @@ success run_webhook_test(daemon_client& daemon) {
   auto* delivered = object.if_contains("delivered");
   bool ok = delivered && delivered->is_bool() && delivered->get_bool();
   // A test event that was not delivered is a failed command, so that the
-  // exit code and the JSON envelope say so.
+  // exit code and the JSON envelope report the failure.
   if (!ok)
     throw error{code::connection_failed, test_text(object, false),
                 "check that the receiver is up and answers with 2xx"};

@@ -12,9 +12,9 @@ cd "$(dirname "$0")/.."
 options=(-Dwerror=true)
 default_dir=build
 if [[ "${1:-}" == --sanitize ]]; then
-  # GCC's flow analysis sees through the sanitizer's instrumentation
-  # poorly and reports uninitialized reads that cannot happen (inside
-  # Beast's parser among others), so that one warning stays a warning.
+  # Under the sanitizers GCC reports uninitialized reads that cannot
+  # happen (inside Beast's parser among others), so that one warning is
+  # not an error there.
   # CAF 0.17.6 binds a reference to a null shared_ptr<tuple<>> in
   # init_fun_factory.hpp on every spawn without arguments, which UBSan's
   # `null` check reports from our objects, so that one check is off.

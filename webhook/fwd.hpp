@@ -150,8 +150,8 @@ namespace pilot::webhook {
 /// - `(set_url_atom, url)`: validate and switch to `url` at once ("" turns
 ///   webhooks off); answers the redacted URL, or an error naming the problem.
 /// - `(configure_atom, config)`: validate every setting and apply them all
-///   at once, or none; answers the redacted URL, or an error naming the
-///   problem.
+///   at once, or none; replies with the redacted URL, or an error naming
+///   the problem.
 /// - `config_atom`: the settings in effect, secrets included, so that a
 ///   change of some settings can keep the others.
 /// - `test_atom`: sends one `webhook.test` event at once, whatever the

@@ -65,7 +65,7 @@ enum class attempt_kind {
   /// request slot and is never retried.
   probe,
   /// The `webhook.test` event of `test_atom`: it takes no request slot, is
-  /// never retried and answers its requester.
+  /// never retried and replies to its requester.
   test,
 };
 
