@@ -477,9 +477,9 @@ public:
       fail(static_cast<std::size_t>(rest.value_unsafe() - padded_.data()),
            "unexpected content after the JSON object");
     if (!unknown.empty())
-      opts.warnings.push_back("config file " + path_
-                              + ": ignoring unknown keys: "
-                              + key_list(unknown));
+      opts.warnings.push_back(
+          "config file " + path_ + ": ignoring unknown keys: "
+          + protocol::hide_webhook_secrets(key_list(unknown)));
   }
 
 private:
@@ -634,7 +634,8 @@ private:
     offset = std::min(offset, text_.size());
     auto line = 1 + std::count(text_.begin(), text_.begin() + offset, '\n');
     throw options_error("config file " + path_ + ", line "
-                        + std::to_string(line) + ": " + what);
+                        + std::to_string(line) + ": "
+                        + protocol::hide_webhook_secrets(what));
   }
 
   std::string path_;
@@ -665,7 +666,9 @@ po::variables_map parse_command_line(int argc, const char* const argv[]) {
   try {
     return parse_go_style_command_line(argc, argv, command_line_options());
   } catch (const std::invalid_argument& e) {
-    throw options_error(std::string{e.what()}
+    // An unknown flag is quoted with its value, which may be a secret
+    // under a mistyped name.
+    throw options_error(protocol::hide_webhook_secrets(e.what())
                         + "; run pilot-daemon --help for the flags");
   }
 }

@@ -2,6 +2,7 @@
 
 #include "control/json_text.hpp"
 #include "protocol/go_json.hpp"
+#include "protocol/webhook_signature.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -199,16 +200,20 @@ void print_success(const success& result, bool json) {
 }
 
 void print_error(const error& err, bool json) {
+  // Messages may quote what the user typed, such as an unknown option that
+  // carries a secret.
+  auto message = protocol::hide_webhook_secrets(err.what());
+  auto hint = protocol::hide_webhook_secrets(err.hint());
   if (json) {
     boost::json::object envelope{
-        {"code", err.code()}, {"message", err.what()}, {"status", "error"}};
-    if (!err.hint().empty())
-      envelope["hint"] = err.hint();
+        {"code", err.code()}, {"message", message}, {"status", "error"}};
+    if (!hint.empty())
+      envelope["hint"] = hint;
     std::cerr << protocol::to_go_json(envelope) << '\n';
   } else {
-    std::cerr << "error: " << escape_control(err.what()) << '\n';
-    if (!err.hint().empty())
-      std::cerr << "hint:  " << escape_control(err.hint()) << '\n';
+    std::cerr << "error: " << escape_control(message) << '\n';
+    if (!hint.empty())
+      std::cerr << "hint:  " << escape_control(hint) << '\n';
   }
   std::cerr.flush();
 }

@@ -184,20 +184,28 @@ std::string saved_url_note(const std::string& shown_url,
 
 // -- set-webhook options ------------------------------------------------------
 
-// Returns the values of every `--secret`, in order. A `--secret` without a
-// value is an error, so that an unset shell variable cannot turn signing
-// off: removing the secrets takes an explicit `--secret ""`.
+// Returns the trimmed values of every `--secret`, in order. A `--secret`
+// without a value, or with only white space, is an error, so an unset shell
+// variable cannot turn signing off. `--secret ""` removes the secrets.
 std::vector<std::string> secret_flags(const command_line& cmd) {
+  constexpr std::string_view space = " \t\r\n";
   std::vector<std::string> secrets;
   for (const auto& flag : cmd.flags) {
     if (flag.name != "secret")
       continue;
-    if (!flag.has_value)
+    std::string_view value{flag.value};
+    auto first = value.find_first_not_of(space);
+    if (!flag.has_value || (!value.empty() && first == value.npos))
       throw error{code::invalid_argument,
                   "--secret needs a value: a whsec_ secret, or \"\" to "
                   "remove the secrets",
                   "usage: pilotctl " + std::string{set_webhook_usage}};
-    secrets.push_back(flag.value);
+    if (value.empty()) {
+      secrets.emplace_back();
+      continue;
+    }
+    auto last = value.find_last_not_of(space);
+    secrets.emplace_back(value.substr(first, last - first + 1));
   }
   return secrets;
 }

@@ -74,14 +74,18 @@ to_webhook_settings(const webhook::webhook_config& config) {
 std::optional<std::string>
 apply_webhook_change(webhook::webhook_config& config,
                      const protocol::webhook_config_change& change) {
-  // The flag takes a comma-separated list, and base64 has no comma.
+  // The flag takes a comma-separated list and trims its items, so a blank
+  // item would remove every secret. Base64 has no comma and no white space.
   if (change.secrets
       && std::any_of(change.secrets->begin(), change.secrets->end(),
                      [](const auto& secret) {
-                       return secret.find(',') != std::string::npos;
+                       return secret.empty()
+                              || secret.find_first_of(", \t\r\n")
+                                     != std::string::npos;
                      }))
-    return "webhook-secret: a secret contains a comma; give each secret "
-           "as an item of its own";
+    return "webhook-secret: a secret is empty or contains a comma or white "
+           "space; give each secret as an item of its own, or no items to "
+           "remove them";
   auto settings = to_webhook_settings(config);
   for (const auto& [name, value] : given_settings(change))
     if (auto problem = actors::apply_webhook_setting(settings, name, value))

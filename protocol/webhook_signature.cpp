@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -100,6 +101,30 @@ secret_result parse_webhook_secret(std::string_view secret) {
   // In place, because the error type is constructible from a string too.
   return secret_result{boost::system::in_place_value, decoded->begin(),
                        decoded->end()};
+}
+
+std::string hide_webhook_secrets(std::string_view text) {
+  auto is_key_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+'
+           || c == '/' || c == '=';
+  };
+  std::string hidden;
+  hidden.reserve(text.size());
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto start = text.find(webhook_secret_prefix, pos);
+    if (start == std::string_view::npos)
+      break;
+    auto key_end = start + webhook_secret_prefix.size();
+    while (key_end < text.size() && is_key_char(text[key_end]))
+      ++key_end;
+    hidden.append(text.substr(pos, start - pos));
+    hidden.append(webhook_secret_prefix);
+    hidden.append("<hidden>");
+    pos = key_end;
+  }
+  hidden.append(text.substr(pos));
+  return hidden;
 }
 
 std::string webhook_signature(const std::vector<std::string>& keys,

@@ -39,6 +39,12 @@ struct webhook_secret_error {
 boost::system::result<std::string, webhook_secret_error>
 parse_webhook_secret(std::string_view secret);
 
+/// Returns `text` with every `whsec_` secret in it, valid or not, replaced
+/// by `whsec_<hidden>`: the key runs to the first character outside
+/// standard base64. For messages that quote what a user typed, such as an
+/// unknown flag `--webhook-secrets=whsec_...`.
+std::string hide_webhook_secrets(std::string_view text);
+
 /// Computes the `webhook-signature` header value: for each key in `keys`,
 /// `v1,` and the standard base64 of HMAC-SHA256 over
 /// `<webhook_id>.<timestamp>.<body>`, separated by single spaces. Returns ""

@@ -385,7 +385,8 @@ TEST_CASE("tunnel actors relay through the beacon") {
   auto at_b = b.record->events_of<protocol::tunnel_established>();
   REQUIRE_FALSE(at_b.empty());
   CHECK(at_b.front().relay);
-  auto* peer = find_peer(info_of(c, b), a.id);
+  auto summary = info_of(c, b);
+  auto* peer = find_peer(summary, a.id);
   REQUIRE(peer != nullptr);
   CHECK(peer->relay);
 }

@@ -165,7 +165,23 @@ TEST_CASE_FIXTURE(cli_fixture, "a secret flag without a value is refused") {
             &message)
         == "invalid_argument");
   CHECK(message.starts_with("--secret needs a value"));
+  // White space alone is no value either.
+  CHECK(error_code_of([&] {
+          control::cli::run_set_webhook(
+              command({"set-webhook", url, "--secret", " \n"}));
+        })
+        == "invalid_argument");
   // Signing stays on, in the daemon and in the file.
+  CHECK(webhook_config->secrets == std::vector<std::string>{test_secret});
+  CHECK(pilot_config::load(home_config()).string_value("webhook-secret")
+        == test_secret);
+}
+
+TEST_CASE_FIXTURE(cli_fixture, "pasted secret is trimmed") {
+  start();
+  control::cli::run_set_webhook(
+      command({"set-webhook", "http://127.0.0.1:8080/hook", "--secret",
+               " " + test_secret + "\n"}));
   CHECK(webhook_config->secrets == std::vector<std::string>{test_secret});
   CHECK(pilot_config::load(home_config()).string_value("webhook-secret")
         == test_secret);

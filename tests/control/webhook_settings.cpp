@@ -107,13 +107,29 @@ TEST_CASE("invalid webhook secret change hides the secret") {
   CHECK(problem->starts_with("webhook-secret: secret 2 of 2: "));
   CHECK(problem->find("dG9vc2hvcnQ") == std::string::npos);
   CHECK(problem->find(test_secret) == std::string::npos);
-  change.secrets = std::vector<std::string>{test_secret + "," + test_secret};
-  auto comma = control::apply_webhook_change(config, change);
-  REQUIRE(comma);
-  CHECK(*comma
-        == "webhook-secret: a secret contains a comma; give each secret as "
-           "an item of its own");
   CHECK(config == current_config());
+}
+
+TEST_CASE("blank or joined secrets rejected") {
+  const std::vector<std::vector<std::string>> lists{
+      {test_secret + "," + test_secret},
+      {""},
+      {" "},
+      {test_secret + "\n"},
+      {test_secret, ""}};
+  for (const auto& secrets : lists) {
+    auto config = current_config();
+    REQUIRE_FALSE(config.secrets.empty());
+    protocol::webhook_config_change change;
+    change.secrets = secrets;
+    auto problem = control::apply_webhook_change(config, change);
+    REQUIRE(problem);
+    CHECK(*problem
+          == "webhook-secret: a secret is empty or contains a comma or "
+             "white space; give each secret as an item of its own, or no "
+             "items to remove them");
+    CHECK(config == current_config());
+  }
 }
 
 TEST_CASE("changed webhook settings are named, not shown") {

@@ -155,6 +155,28 @@ TEST_CASE("value of a rejected secret throws invalid_argument") {
       std::invalid_argument);
 }
 
+TEST_CASE("secrets quoted in a message are hidden") {
+  struct example {
+    std::string text;
+    std::string hidden;
+  };
+  const std::vector<example> examples{
+      {"unrecognised option '--webhook-secrets=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2"
+       "LaLaSw'",
+       "unrecognised option '--webhook-secrets=whsec_<hidden>'"},
+      {"whsec_a+b/c= and whsec_, twice",
+       "whsec_<hidden> and whsec_<hidden>, twice"},
+      {"unknown key \"webhook_secretwhsec_abc\"",
+       "unknown key \"webhook_secretwhsec_<hidden>\""},
+      {"no secret here", "no secret here"},
+      {"", ""},
+  };
+  for (const auto& e : examples) {
+    CAPTURE(e.text);
+    CHECK(hide_webhook_secrets(e.text) == e.hidden);
+  }
+}
+
 TEST_CASE("a PEM file with a certificate is a usable CA file") {
   pilot::test::temp_dir dir;
   auto path = write_file(dir, "ca.pem", ca_certificate_pem);

@@ -15,7 +15,8 @@ import threading
 import time
 
 from harness import (Node, Receiver, Registry, assert_invariant, binary,
-                     free_port, make_temp_dir, run, timed, wait_until)
+                     free_port, make_temp_dir, quarantine_allowance_mib, run,
+                     timed, wait_until)
 
 # IPC command bytes.
 IPC_ERROR = 0x0A
@@ -321,9 +322,8 @@ def test_daemon_memory_flat_under_ipc_flood():
         (0x99, b"x" * 1000),
     ]
     fds_before = open_fds(pid)
-    rss_before = rss_kib(pid)
 
-    for _ in range(4):
+    def flood():
         with ipc_connect(node) as sock:
             for i in range(1500):
                 sock.sendall(ipc_frame(*requests[i % len(requests)]))
@@ -332,9 +332,17 @@ def test_daemon_memory_flat_under_ipc_flood():
             with ipc_connect(node) as sock:
                 sock.sendall(ipc_frame(IPC_INFO)[:3])
 
+    # The first round fills the allocator's caches (and under
+    # AddressSanitizer part of its quarantine); later rounds must not grow.
+    flood()
+    rss_before = rss_kib(pid)
+    for _ in range(4):
+        flood()
+
     assert_daemon_healthy(node, daemon)
     growth = rss_kib(pid) - rss_before
-    assert growth < 32 * 1024, f"RSS grew by {growth} KiB"
+    bound = (32 + quarantine_allowance_mib()) * 1024
+    assert growth < bound, f"RSS grew by {growth} KiB"
     wait_until(lambda: open_fds(pid) <= fds_before, 5,
                what=f"file descriptors back to {fds_before}")
     daemon.proc.kill()

@@ -294,10 +294,42 @@ def test_invalid_values_are_rejected_everywhere():
     registry.stop()
 
 
+def test_mistyped_secret_flags_hidden():
+    registry = Registry()
+    node = Node(registry)
+    for args in (("--webhook-secrets=" + SECRET,),
+                 ("--webhook-secrets", SECRET),
+                 ("--webhook_secret" + SECRET,)):
+        text = daemon_start_failure(node, *args)
+        assert "--help for the flags" in text, text
+        assert_no_secret(text, "pilot-daemon " + args[0][:18])
+
+    # Unknown keys in the config file are a warning, with the key names.
+    path = os.path.join(node.home, "typo.json")
+    write_json(path, {"webhook_secretz": SECRET, "webhook" + SECRET: 1})
+    daemon = node.start_daemon("--config", path)
+    node.wait_registered()
+    assert "ignoring unknown keys" in daemon.log(), daemon.log()
+    assert_no_secret(daemon.log(), "the config file warning")
+    assert daemon.stop() == 0
+
+    for args in (("set-webhook", "http://127.0.0.1:1/", "--secrets=" + SECRET),
+                 ("config", "--set", "webhook_secrets=" + SECRET),
+                 ("config", "--set", "webhook_secret" + SECRET)):
+        code, text = pilotctl_text(node, *args)
+        assert code != 0, text
+        assert_no_secret(text, "pilotctl " + " ".join(args[:2]))
+        code, out = checked(node, *args)
+        assert code != 0, out
+    assert not os.path.exists(config_path(node))
+    registry.stop()
+
+
 if __name__ == "__main__":
     run([
         test_filter_retries_and_secret_from_set_webhook,
         test_webhook_test_reports_status_and_latency,
         test_sighup_applies_every_webhook_setting,
         test_invalid_values_are_rejected_everywhere,
+        test_mistyped_secret_flags_hidden,
     ])

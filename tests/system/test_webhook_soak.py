@@ -56,24 +56,9 @@ RECEIVER_REPLY_TIMEOUT = 30
 # B's RSS after the load may exceed its RSS after the warm-up by this much.
 MEMORY_ALLOWANCE_MIB = 32
 MEMORY_ALLOWANCE_RATIO = 0.25
-# The quarantine of freed memory of AddressSanitizer for this test's
-# processes, instead of the default 256 MiB on 64-bit systems (set in
-# compiler-rt's asan_flags.cpp).
-ASAN_QUARANTINE_MIB = 16
 
 
 # -- B's memory ---------------------------------------------------------------
-
-def limit_asan_quarantine():
-    """Makes processes started from now on keep at most ASAN_QUARANTINE_MIB
-    of freed memory in the quarantine that AddressSanitizer uses to catch
-    uses after free. A full default quarantine would hide a leak of up to
-    256 MiB from the memory check. Binaries built without the sanitizer
-    ignore the variable."""
-    os.environ["ASAN_OPTIONS"] = ":".join(filter(None, [
-        os.environ.get("ASAN_OPTIONS", ""),
-        f"quarantine_size_mb={ASAN_QUARANTINE_MIB}"]))
-
 
 def memory_mib(pid, field):
     """Returns a field of /proc/<pid>/status, such as VmRSS, in MiB."""
@@ -272,7 +257,6 @@ class Soak:
     """The registry, the two daemons, the receiver and the load."""
 
     def __init__(self):
-        limit_asan_quarantine()
         self.registry = Registry()
         self.receiver = SoakReceiver()
         self.a = Node(self.registry)
@@ -389,7 +373,8 @@ def check_memory(baseline, after):
     idle connections: about 1 MiB. Every stream connection is closed again.
     The allowance covers what the allocator keeps for reuse instead of
     returning it to the system, and in a sanitizer build its quarantine of
-    freed memory (ASAN_QUARANTINE_MIB) and the shadow memory of the heap.
+    freed memory (ASAN_QUARANTINE_MIB in harness.py) and the shadow memory
+    of the heap.
     """
     allowance = MEMORY_ALLOWANCE_MIB + MEMORY_ALLOWANCE_RATIO * baseline
     assert after <= baseline + allowance, (
