@@ -61,6 +61,8 @@ struct bench_options {
   long moderate_polls = -1;
   /// `produce` only builds the events and sends none.
   bool build_only = false;
+  /// Runs the webhook actor on a thread of its own (`own_thread`).
+  bool own_thread = false;
 };
 
 /// Buffer of the throughput runs: the largest `webhook_buffer` allowed.
@@ -179,6 +181,7 @@ int run_throughput(const bench_options& options) {
   hook_options.url = options.url;
   hook_options.concurrency = options.concurrency;
   hook_options.buffer_size = throughput_buffer;
+  hook_options.own_thread = options.own_thread;
   webhook_fixture fixture{std::move(hook_options), options.moderate_polls};
   std::uint64_t sent = 0;
   auto start = clock_type::now();
@@ -245,6 +248,7 @@ caf::behavior producer_actor(caf::event_based_actor* self,
 int run_produce(const bench_options& options) {
   webhook::webhook_options hook_options;
   hook_options.url = options.url;
+  hook_options.own_thread = options.own_thread;
   webhook_fixture fixture{std::move(hook_options), options.moderate_polls};
   auto producer = fixture.system().spawn(
       producer_actor, actors::event_sink_actor{fixture.hook()},
@@ -294,6 +298,10 @@ bench_options parse_options(int argc, char** argv) {
       options.build_only = true;
       continue;
     }
+    if (arg == "--own-thread") {
+      options.own_thread = true;
+      continue;
+    }
     if (i + 1 >= argc)
       throw std::invalid_argument(std::string{arg} + " needs a value");
     std::string value = argv[++i];
@@ -333,7 +341,8 @@ int main(int argc, char** argv) {
                  "URL [--concurrency N] [--seconds S] [--warmup S]\n"
                  "       webhook_bench produce [--url URL] [--events N] "
                  "[--batch N] [--build-only]\n"
-                 "both take --moderate-polls N (CAF work-stealing)\n",
+                 "both take --moderate-polls N (CAF work-stealing) and "
+                 "--own-thread\n",
                  e.what());
     return 2;
   }

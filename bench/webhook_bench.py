@@ -173,10 +173,12 @@ def run_wrk(url, script, connections, seconds):
 
 
 # The rows of part 1: a label and the extra webhook_bench arguments. The
-# second row of each concurrency shows how much of the gap to wrk is CAF's
-# idle-worker polling (see --moderate-polls in webhook_bench.cpp).
-DELIVERY_VARIANTS = [("daemon's CAF settings", []),
-                     ("moderate-poll-attempts=0", ["--moderate-polls", "0"])]
+# daemon runs the webhook actor on its own thread. The other rows run it on
+# CAF's shared workers, with the default idle-worker polling and without its
+# 50 µs sleeps (see --moderate-polls in webhook_bench.cpp).
+DELIVERY_VARIANTS = [("own thread (daemon)", ["--own-thread"]),
+                     ("shared workers", []),
+                     ("shared, moderate-polls 0", ["--moderate-polls", "0"])]
 
 
 def bench_delivery(args, workdir):
@@ -231,8 +233,9 @@ def bench_producer(args):
     """Returns {variant: [ns/event]}: the webhook on, off, and the cost of
     building the events without sending them."""
     receiver = Receiver(args.bin_dir)
-    variants = {"enabled": ["--url", receiver.url], "disabled": [],
-                "build only": ["--build-only"]}
+    variants = {"enabled": ["--url", receiver.url, "--own-thread"],
+                "enabled, shared workers": ["--url", receiver.url],
+                "disabled": ["--own-thread"], "build only": ["--build-only"]}
     results = {name: [] for name in variants}
     try:
         for round_number in range(args.rounds):
@@ -362,7 +365,7 @@ def print_delivery(args, rows, wrk_rates, body_size, head_size):
     print(f"1. Delivery to a local receiver that responds 204 at once: "
           f"{body_size}-byte body, {head_size}-byte header; {args.rounds} "
           f"interleaved runs of {args.seconds} s, medians")
-    print(f"   {'concurrency':<13}{'CAF settings':<26}{'webhook events/s':>17}"
+    print(f"   {'concurrency':<13}{'webhook actor on':<26}{'webhook events/s':>17}"
           f"{'wrk requests/s':>16}{'ratio':>7}   goal >= "
           f"{GOAL_DELIVERY_RATIO}")
     for (concurrency, label), (rates, ratios) in rows.items():
@@ -378,13 +381,13 @@ def print_delivery(args, rows, wrk_rates, body_size, head_size):
 def print_producer(args, producer):
     print(f"2. Producer cost of raising one event: {args.rounds} "
           f"interleaved runs of {args.producer_events:,} events, medians")
-    print(f"   {'webhook':<13}{'ns/event':>10}{'min':>8}{'max':>8}   "
+    print(f"   {'webhook':<25}{'ns/event':>10}{'min':>8}{'max':>8}   "
           f"goal < {GOAL_PRODUCER_NS} ns")
     for name, values in producer.items():
         median = statistics.median(values)
         goal = (verdict(median < GOAL_PRODUCER_NS) if name != "build only"
                 else "")
-        print(f"   {name:<13}{median:>10.0f}{min(values):>8.0f}"
+        print(f"   {name:<25}{median:>10.0f}{min(values):>8.0f}"
               f"{max(values):>8.0f}   {goal}")
     print("   ns/event: building a data.datagram event as the connection "
           "actor does and sending it to the webhook actor; build only: "

@@ -13,6 +13,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/weak_intrusive_ptr.hpp>
 
 #include <algorithm>
 #include <array>
@@ -286,10 +287,16 @@ void start_attempt(webhook_pointer self, attempt next, pending_event event) {
   }
   st.attempts.emplace(attempt_id, std::move(next));
   // Runs on the transport's thread: it only sends the result to the actor.
-  auto done = [handle = caf::actor_cast<webhook_actor>(self),
+  // A request in flight must not keep the actor alive, because CAF destroys
+  // an actor on its own thread only once nothing refers to it, and the
+  // daemon's shutdown waits for that.
+  auto done = [weak = caf::weak_actor_ptr{self->ctrl()},
                attempt_id](attempt_result result) {
+    auto strong = weak.lock();
+    if (!strong)
+      return;
     result.attempt_id = attempt_id;
-    caf::anon_send(handle, std::move(result));
+    caf::anon_send(caf::actor_cast<webhook_actor>(strong), std::move(result));
   };
   st.http->post(std::move(request), std::move(done));
 }
@@ -761,6 +768,9 @@ webhook_actor spawn_webhook(caf::actor_system& sys,
     throw std::invalid_argument(actors::error_text(start.error()));
   if (options.boot_id.empty())
     options.boot_id = random_boot_id();
+  if (options.own_thread)
+    return sys.spawn<caf::detached>(webhook_behavior, std::move(http),
+                                    std::move(options), std::move(*start));
   return sys.spawn(webhook_behavior, std::move(http), std::move(options),
                    std::move(*start));
 }

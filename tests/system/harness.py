@@ -60,7 +60,8 @@ atexit.register(_cleanup)
 # sanitizers ignore these variables.
 #
 # AddressSanitizer keeps freed memory in a quarantine to catch uses after
-# free, 256 MiB by default on 64-bit systems (compiler-rt's asan_flags.cpp).
+# free, 256 MiB by default except on low-memory targets (compiler-rt's
+# asan_flags.cpp).
 # A full quarantine would hide a leak of that size from the tests that check
 # a process's memory, so the processes the tests start keep at most
 # ASAN_QUARANTINE_MIB.
@@ -128,13 +129,17 @@ def binary(name):
     return os.path.join(BIN_DIR, name)
 
 
-def quarantine_allowance_mib():
-    """Returns the memory that AddressSanitizer's quarantine may add to a
-    daemon's RSS: ASAN_QUARANTINE_MIB when pilot-daemon is linked with
-    libasan, else 0. Memory checks add it to their bounds."""
+def memory_bound_mib(plain_bound):
+    """Returns the RSS growth bound for a check whose bound on a plain build
+    is plain_bound MiB. When pilot-daemon is linked with libasan, the bound
+    grows by a quarter for the shadow memory (an eighth of the heap), the
+    redzones and the allocator's metadata, and by ASAN_QUARANTINE_MIB for
+    the quarantine."""
     done = subprocess.run(["readelf", "--dynamic", binary("pilot-daemon")],
                           capture_output=True, timeout=30, check=True)
-    return ASAN_QUARANTINE_MIB if b"libasan.so" in done.stdout else 0
+    if b"libasan.so" not in done.stdout:
+        return plain_bound
+    return plain_bound * 1.25 + ASAN_QUARANTINE_MIB
 
 
 def make_temp_dir():

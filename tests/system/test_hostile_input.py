@@ -15,7 +15,7 @@ import threading
 import time
 
 from harness import (Node, Receiver, Registry, assert_invariant, binary,
-                     free_port, make_temp_dir, quarantine_allowance_mib, run,
+                     free_port, make_temp_dir, memory_bound_mib, run,
                      timed, wait_until)
 
 # IPC command bytes.
@@ -284,7 +284,7 @@ def test_ipc_client_that_never_reads():
     send_without_reading(stubborn, ipc_frame(IPC_INFO) * 5000, 2)
     assert_daemon_healthy(node, daemon, keeper)
     growth = rss_kib(pid) - rss_before
-    assert growth < 16 * 1024, f"RSS grew by {growth} KiB"
+    assert growth < memory_bound_mib(16) * 1024, f"RSS grew by {growth} KiB"
     stubborn.close()
     assert_daemon_healthy(node, daemon, keeper)
     keeper.close()
@@ -341,7 +341,7 @@ def test_daemon_memory_flat_under_ipc_flood():
 
     assert_daemon_healthy(node, daemon)
     growth = rss_kib(pid) - rss_before
-    bound = (32 + quarantine_allowance_mib()) * 1024
+    bound = memory_bound_mib(32) * 1024
     assert growth < bound, f"RSS grew by {growth} KiB"
     wait_until(lambda: open_fds(pid) <= fds_before, 5,
                what=f"file descriptors back to {fds_before}")
@@ -467,7 +467,7 @@ def test_registry_rejects_bad_signatures():
                                          "signature": signature})
             assert reply == GENERIC_ERROR, reply
     growth = rss_kib(pid) - rss_before
-    assert growth < 8 * 1024, f"RSS grew by {growth} KiB"
+    assert growth < memory_bound_mib(8) * 1024, f"RSS grew by {growth} KiB"
     assert_registry_serves(registry)
     registry.stop()
 

@@ -18,7 +18,7 @@ import time
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey)
 
-from harness import run, wait_until
+from harness import memory_bound_mib, run, wait_until
 from test_data_exchange import (BINARY, FILE, TEXT, data_dir, file_frame,
                                 mode_of, read_ack)
 from test_data_exchange import frame as data_frame
@@ -431,7 +431,7 @@ def test_many_large_unfinished_frames_stay_bounded(world):
     # only catches growth far beyond it; the closed connections above are
     # the sharper check that the limit holds.
     grown = rss_mib(b) - before
-    assert grown < 256, f"RSS grew by {grown:.0f} MiB"
+    assert grown < memory_bound_mib(256), f"RSS grew by {grown:.0f} MiB"
     check_alive(b, a)
     for conn in conns:
         conn.close()
@@ -578,7 +578,7 @@ def test_slow_subscriber_is_dropped(world):
     fast.wait_received(frames * (2 + 5 + 4 + MIB), timeout=120)
     b.daemon.wait_for_log(r"subscriber-too-slow|write-failed", timeout=60)
     grown = rss_mib(b) - before
-    assert grown < 200, f"RSS grew by {grown:.0f} MiB"
+    assert grown < memory_bound_mib(200), f"RSS grew by {grown:.0f} MiB"
     slow_client.resume_reading()
     check_alive(b, a)
 
@@ -608,7 +608,8 @@ def test_fan_out_to_stuck_subscribers_stays_bounded(world):
         time.sleep(0.2)
     # The broker bounds what waits for subscribers to 256 MiB in all; two
     # frames to 24 subscribers must not cost 24 copies each.
-    assert peak - before < 400, f"RSS grew by {peak - before:.0f} MiB"
+    bound = memory_bound_mib(400)
+    assert peak - before < bound, f"RSS grew by {peak - before:.0f} MiB"
     stuck_client.resume_reading()
     check_alive(b, c)
 

@@ -13,7 +13,7 @@ import zlib
 
 from harness import (IPC_ERROR, IPC_SEND, Beacon, IpcError, Node, Receiver,
                      Registry, finish_pilotctl, free_udp_port,
-                     quarantine_allowance_mib, run, wait_until)
+                     memory_bound_mib, run, wait_until)
 from lossy_relay import TO_TARGET, LossyRelay
 
 EPHEMERAL = range(49152, 65536)
@@ -388,7 +388,7 @@ def test_stalled_reader_bounds_memory(world):
     time.sleep(3)
     assert sending.is_alive(), "32 MiB went out to a reader that reads nothing"
     growth = resident_mib(b.daemon) - rss_before
-    bound = 16 + quarantine_allowance_mib()
+    bound = memory_bound_mib(16)
     assert growth < bound, f"B grew by {growth:.0f} MiB for a stalled reader"
     # Once the client reads again, the whole stream arrives intact.
     reader.resume_reading()

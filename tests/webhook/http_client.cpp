@@ -748,7 +748,12 @@ TEST_CASE("resolved link-local and metadata addresses are removed") {
   CHECK(endpoints[1].address().to_string() == "::1");
 }
 
-TEST_CASE("the webhook actor delivers through the HTTP client in order") {
+namespace {
+
+// Raises three events at a webhook actor with the real HTTP client and
+// checks that they arrive in order.
+void check_delivery_in_order(bool own_thread) {
+  CAPTURE(own_thread);
   loopback_server server{answer_all(200)};
   asio::io_context io;
   auto work = asio::make_work_guard(io);
@@ -764,6 +769,7 @@ TEST_CASE("the webhook actor delivers through the HTTP client in order") {
     options.url = url_of(server);
     options.timeout = 2s;
     options.boot_id = "e2e";
+    options.own_thread = own_thread;
     auto actor = spawn_webhook(sys, io, options);
     caf::anon_send(actor, actors::node_id_atom_v, std::uint32_t{5});
     for (std::uint32_t peer = 1; peer <= 3; ++peer)
@@ -793,6 +799,16 @@ TEST_CASE("the webhook actor delivers through the HTTP client in order") {
   work.reset();
   io.stop();
   io_thread.join();
+}
+
+} // namespace
+
+TEST_CASE("webhook actor delivers in order") {
+  check_delivery_in_order(false);
+}
+
+TEST_CASE("own-thread webhook actor delivers in order") {
+  check_delivery_in_order(true);
 }
 
 namespace {
