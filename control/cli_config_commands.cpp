@@ -22,8 +22,7 @@ boost::json::value secrets_note(const boost::json::value& value) {
   if (text.empty())
     return "";
   auto count = 1 + std::count(text.begin(), text.end(), ',');
-  return boost::json::string{"(" + std::to_string(count)
-                             + " set, not shown)"};
+  return boost::json::string{"(" + std::to_string(count) + " set, not shown)"};
 }
 
 // Returns the config for output: the webhook URL redacted and the signing
