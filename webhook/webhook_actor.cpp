@@ -37,6 +37,12 @@ using detail::drop_reason;
 
 constexpr std::string_view component = "webhook";
 
+/// Requests in flight at once to the current URL and to URLs it replaced,
+/// tests included. Requests to a replaced URL finish on their own, so
+/// without this bound each URL change could add `webhook_concurrency` more
+/// open connections until their timeouts.
+constexpr std::size_t max_attempts = 2 * max_webhook_concurrency;
+
 enum class endpoint_state { up, down, disabled };
 
 std::string to_string(endpoint_state state) {
@@ -318,10 +324,16 @@ void send(webhook_pointer self, pending_event event, attempt_kind kind) {
   start_attempt(self, std::move(next), std::move(event));
 }
 
+// Returns whether an event may be sent now: a request slot is free and the
+// requests to all URLs stay within `max_attempts`.
+bool may_send(const webhook_state& st) {
+  return st.current_attempts < st.settings.config.concurrency
+         && st.attempts.size() < max_attempts;
+}
+
 void pump(webhook_pointer self) {
   auto& st = self->state;
-  while (st.endpoint == endpoint_state::up
-         && st.current_attempts < st.settings.config.concurrency
+  while (st.endpoint == endpoint_state::up && may_send(st)
          && !st.buffer.empty()) {
     auto next = std::move(st.buffer.front());
     st.buffer.pop_front();
@@ -357,13 +369,13 @@ bool admit(webhook_pointer self, const protocol::event& e) {
     return false;
   }
   if (st.endpoint == endpoint_state::down) {
-    if (st.probe_armed && !st.probe_in_flight)
+    if (st.probe_armed && !st.probe_in_flight
+        && st.attempts.size() < max_attempts)
       return true;
     drop(self, drop_reason::down);
     return false;
   }
-  if (st.current_attempts < st.settings.config.concurrency
-      || st.buffer.size() < st.settings.config.buffer_size)
+  if (may_send(st) || st.buffer.size() < st.settings.config.buffer_size)
     return true;
   drop(self, drop_reason::full);
   return false;
@@ -594,6 +606,11 @@ caf::result<attempt_result> send_test(webhook_pointer self) {
   if (!st.settings.target)
     return actors::make_error(actors::errc::invalid_argument,
                               "no webhook URL is set");
+  if (st.attempts.size() >= max_attempts)
+    return actors::make_error(actors::errc::busy,
+                              std::to_string(max_attempts)
+                                  + " webhook requests are in flight; try "
+                                    "again once they finish");
   auto event_id = st.next_event_id++;
   st.counters.count_emitted();
   auto event = serialize(st, event_id, protocol::webhook_test{});

@@ -102,8 +102,10 @@ struct webhook_options {
 /// lower `webhook_concurrency` lets the requests in flight finish, and a
 /// higher one sends buffered events at once. `set_url_atom` changes the URL
 /// alone, validated with `protocol::parse_webhook_url`: buffered events go
-/// to the new URL, and requests in flight finish on their own. Setting the
-/// current URL again keeps the endpoint state. Invalid settings get an
+/// to the new URL, and requests in flight finish on their own. Requests to
+/// all URLs together, tests included, never exceed twice the maximum
+/// `webhook_concurrency` (128); beyond that, events wait in the buffer. Setting
+/// the current URL again keeps the endpoint state. Invalid settings get an
 /// `actors::errc::invalid_argument` error whose context is the message for
 /// the user.
 ///

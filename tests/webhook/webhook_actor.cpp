@@ -243,6 +243,34 @@ TEST_CASE("events are POSTed one at a time in raise order") {
   CHECK_FALSE(s.last_delivered_at.empty());
 }
 
+TEST_CASE("requests to replaced URLs count toward a bound") {
+  auto options = test_options();
+  options.concurrency = max_webhook_concurrency;
+  fixture f{options};
+  f.set_url(url_a);
+  f.raise_many(64);
+  f.set_url(url_b);
+  f.raise_many(64);
+  CHECK(f.calls() == 128);
+  // Back on the first URL, no request goes out while 128 are in flight.
+  f.set_url(url_a);
+  f.raise_many(64);
+  CHECK(f.calls() == 128);
+  auto s = f.stats();
+  CHECK(s.in_flight == 128);
+  CHECK(s.buffered == 4);
+  CHECK(s.dropped_full == 60);
+  auto test = f.test();
+  REQUIRE(test->has_value());
+  REQUIRE_FALSE(**test);
+  CHECK(actors::error_text((*test)->error()).find("in flight")
+        != std::string::npos);
+  // Each finished request lets one buffered event go out.
+  f.respond(0, 204);
+  CHECK(f.calls() == 129);
+  CHECK(f.request(128).target->redacted == url_a);
+}
+
 TEST_CASE("a request carries the event, its id and the timeout") {
   auto options = test_options();
   options.timeout = 1234ms;
