@@ -219,9 +219,9 @@ def test_oversized_frame_closes_connection(world):
 
 @with_world(beacon=True)
 def test_slow_subscriber_does_not_stall_others(world):
-    # B raises pubsub.published for each of the thousands of events below;
-    # its webhook passes only the subscription events, so a slow receiver
-    # cannot push pubsub.unsubscribed out of the buffer.
+    # B raises pubsub.published for each of the thousands of events below.
+    # Its webhook passes only the subscription events, so they cannot push
+    # pubsub.unsubscribed out of the buffer.
     a = world.peer()
     b = world.peer(extra_args=(
         "--webhook-events", "pubsub.subscribed,pubsub.unsubscribed"))
