@@ -1,5 +1,6 @@
 #include "protocol/webhook_url.hpp"
 
+#include <boost/url/authority_view.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -94,6 +95,11 @@ std::optional<webhook_url_error> read_host_name(std::string decoded,
     ip::address_v4 address{ntohl(numeric.s_addr)};
     name = address.to_string();
   }
+  // Boost.URL 1.81 reads the start of a name such as `18.254.1.26h` as an
+  // IPv4 address, so such a name, reached through percent-encoding, would
+  // make a URL that is accepted but cannot be written back.
+  if (!boost::urls::parse_authority(name))
+    return rejected("webhook URL host " + name + " is not a valid host name");
   out.host = std::move(name);
   return std::nullopt;
 }

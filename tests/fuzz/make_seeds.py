@@ -210,6 +210,9 @@ def corpora():
             "refused": b"http://169.254.169.254/latest/meta-data",
             "hex-ip": b"http://0x7f.1/events",
             "path-without-slash": b"http://user:creht",
+            # Decodes to a name that Boost.URL reads as an IPv4 address
+            # followed by a path.
+            "encoded-ipv4-prefix": b"http://1%38.254.1.26h/1tpt:/38./",
         },
         "http_response": {
             "ok": b"\x07" + http("HTTP/1.1 200 OK", "Content-Length: 2", body=b"ok"),

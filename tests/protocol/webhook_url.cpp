@@ -165,6 +165,10 @@ TEST_CASE("invalid webhook URLs are refused with a reason") {
        "webhook URL host contains characters other than letters, digits, '-', "
        "'.' and '_'"},
       {"http://a%3Ab:pw@h/", "webhook URL user name must not contain ':'"},
+      {"http://1%38.254.1.26h/",
+       "webhook URL host 18.254.1.26h is not a valid host name"},
+      {"http://18.254.1.26h/",
+       "webhook URL is not a valid URL; expected http[s]://host[:port]/path"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.url);
