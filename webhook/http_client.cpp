@@ -6,11 +6,31 @@
 
 #include <boost/asio/post.hpp>
 
+#include <optional>
 #include <utility>
+#include <variant>
 
 namespace pilot::webhook {
 
 namespace {
+
+// Takes an idle connection for `request` from `pool`. A TLS connection made
+// under an earlier version of the request's CA file is closed instead, so
+// that a CA file replaced in place applies to the next request.
+std::optional<detail::idle_connection>
+take_connection(detail::connection_pool& pool,
+                detail::tls_context_cache& tls_contexts,
+                const http_request& request) {
+  auto connection = pool.take(detail::http_session::pool_key(request));
+  auto* tls = connection ? std::get_if<detail::tls_connection>(&*connection)
+                         : nullptr;
+  if (tls == nullptr || request.ca_file.empty())
+    return connection;
+  auto current_context = tls_contexts.get(request.ca_file);
+  if (current_context && *current_context == tls->context)
+    return connection;
+  return std::nullopt;
+}
 
 class http_client final : public transport {
 public:
@@ -33,7 +53,7 @@ public:
                             tls_contexts = tls_contexts_,
                             request = std::move(request),
                             done = std::move(done)]() mutable {
-      auto reused = pool->take(detail::http_session::pool_key(request));
+      auto reused = take_connection(*pool, *tls_contexts, request);
       std::make_shared<detail::http_session>(
           io, std::move(reused), pool, tls_contexts, *options,
           std::move(request), std::move(done))

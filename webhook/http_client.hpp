@@ -50,7 +50,8 @@ struct http_client_options {
 /// certificate must chain to the system trust store, or to the CAs in
 /// `http_request::ca_file` alone when it is set, and must name the URL's
 /// host (an IP address for an IP literal, which is not sent as SNI).
-/// Connections are reused only for the same CA file.
+/// Connections are reused only for the same CA file, and only while it is
+/// unchanged: a file replaced in place applies to the next request.
 ///
 /// Failure classes in `attempt_result`: `timeout` (no final response by the
 /// deadline), `connect` (refused, reset or closed before a response,

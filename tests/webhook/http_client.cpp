@@ -1129,6 +1129,21 @@ TEST_CASE("a changed CA file is loaded again") {
   CHECK(client.post(https_request(server.port(), ca_file)).status == 200);
 }
 
+TEST_CASE("a kept TLS connection ends when its CA file changes") {
+  tls_fixture pki;
+  auto ca_file = pki.write("replaced.pem", pki.ca.certificate_pem());
+  tls_server server{pki.server_identity};
+  client_fixture client;
+  CHECK(client.post(https_request(server.port(), ca_file)).status == 200);
+  test::test_ca other_ca{"Another test CA"};
+  pki.write("replaced.pem", other_ca.certificate_pem());
+  test::touch_later(ca_file);
+  auto result = client.post(https_request(server.port(), ca_file));
+  CHECK(result.failure_class == "tls");
+  CHECK(server.requests().size() == 1);
+  CHECK(server.connections() == 2);
+}
+
 TEST_CASE("a plain HTTP server on an https URL fails with class tls") {
   loopback_server server{answer_all(200)};
   tls_fixture pki;
