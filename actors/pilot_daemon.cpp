@@ -276,11 +276,14 @@ void drain_webhook(supervisor_pointer self) {
   self->request(st.webhook, timeout, webhook::drain_atom_v)
       .then(
           [self](const webhook::webhook_stats& stats) {
-            // The webhook actor logs all of its counters itself.
+            // The webhook actor logs all of its counters itself. Events
+            // still in flight or buffered when the grace ran out are lost.
+            auto abandoned = stats.in_flight + stats.buffered;
             log::info(log_component, "daemon-stopped", "stopped",
                       {{"webhook_delivered", std::to_string(stats.delivered)},
                        {"webhook_failed", std::to_string(stats.failed)},
-                       {"webhook_dropped", std::to_string(stats.dropped)}});
+                       {"webhook_dropped", std::to_string(stats.dropped)},
+                       {"webhook_abandoned", std::to_string(abandoned)}});
             finish(self, 0);
           },
           [self](const caf::error& err) {

@@ -759,6 +759,14 @@ def test_stop_within_grace_while_hanging():
         assert code == 0, code
         assert elapsed < SHUTDOWN_GRACE + 2, (
             f"{behaviour.__name__}: stop took {elapsed:.2f}s")
+        # Events still in flight or buffered at the end count as abandoned.
+        log = daemon.log()
+        final = re.search(r"in_flight=(\d+) buffered=(\d+)", log)
+        abandoned = re.search(r"daemon-stopped.*webhook_abandoned=(\d+)", log)
+        assert final and abandoned, log
+        assert int(abandoned[1]) == int(final[1]) + int(final[2]), log
+        if behaviour is hang:
+            assert int(abandoned[1]) >= 1, log
         receiver.close()
     registry.stop()
 
