@@ -168,6 +168,16 @@ std::filesystem::path daemon_binary() {
   return binary;
 }
 
+// Creates an empty config.json when there is none, so that the daemon
+// reads it and later set-webhook and set-hostname changes, saved there,
+// take effect on SIGHUP and outlast restarts.
+void create_default_config(const pilot_paths& paths) {
+  std::error_code ec;
+  if (std::filesystem::exists(paths.config, ec))
+    return;
+  save_config(pilot_config{paths.config});
+}
+
 } // namespace
 
 std::vector<std::string> daemon_arguments(const command_line& cmd,
@@ -217,6 +227,8 @@ std::vector<std::string> daemon_arguments(const command_line& cmd,
 success daemon_start(const command_line& cmd) {
   auto paths = pilot_paths::resolve();
   auto config_flag = cmd.value("config");
+  if (!config_flag)
+    create_default_config(paths);
   auto config = config_flag ? load_config(std::filesystem::path{*config_flag})
                             : load_config(paths);
   auto socket = resolve_socket(cmd, config);

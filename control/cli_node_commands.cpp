@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 
 #include <charconv>
+#include <optional>
 
 namespace pilot::control::cli {
 
@@ -51,23 +52,28 @@ boost::json::object call_daemon(const command_line& cmd, ipc_command command,
 // the daemon reads (else config.json), so that a restart keeps it.
 struct hostname_change {
   boost::json::object reply;
-  std::filesystem::path config_path;
+  /// None when the daemon reads no config file.
+  std::optional<std::filesystem::path> config_path;
 };
 
 hostname_change change_hostname(const command_line& cmd,
                                 const std::string& hostname) {
   auto paths = pilot_paths::resolve();
   daemon_client daemon{resolve_socket(cmd, load_config(paths))};
-  auto path = daemon_config_path(daemon, paths.config);
-  auto config = load_config(path);
-  check_writable(path);
+  auto path = daemon_config_path(daemon);
+  std::optional<pilot_config> config;
+  if (path) {
+    config = load_config(*path);
+    check_writable(*path);
+  }
   auto reply = as_object(daemon.call_json(ipc_command::set_hostname, hostname),
                          "set_hostname");
-  if (hostname.empty())
-    config.erase("hostname");
-  else
-    config.set_string("hostname", hostname);
-  save_config(config);
+  if (config && hostname.empty())
+    config->erase("hostname");
+  else if (config)
+    config->set_string("hostname", hostname);
+  if (config)
+    save_config(*config);
   return {std::move(reply), path};
 }
 
@@ -136,19 +142,21 @@ success run_set_hostname(const command_line& cmd) {
   check_operands(cmd, 1, 1, "set-hostname <name>");
   auto hostname = cmd.positional(1);
   auto change = change_hostname(cmd, hostname);
-  return {boost::json::object{{"hostname", member(change.reply, "hostname")},
-                              {"node_id", member(change.reply, "node_id")},
-                              {"config_file", change.config_path.string()}},
-          "hostname set: " + escape_control(hostname) + "\nsaved to "
-              + change.config_path.string()};
+  return {
+      boost::json::object{{"hostname", member(change.reply, "hostname")},
+                          {"node_id", member(change.reply, "node_id")},
+                          {"config_file", path_or_null(change.config_path)}},
+      "hostname set: " + escape_control(hostname) + "\n"
+          + change_text(true, change.config_path)};
 }
 
 success run_clear_hostname(const command_line& cmd) {
   check_operands(cmd, 0, 0, "clear-hostname");
   auto change = change_hostname(cmd, "");
-  return {boost::json::object{{"hostname", ""},
-                              {"config_file", change.config_path.string()}},
-          "hostname cleared\nsaved to " + change.config_path.string()};
+  return {
+      boost::json::object{{"hostname", ""},
+                          {"config_file", path_or_null(change.config_path)}},
+      "hostname cleared\n" + change_text(true, change.config_path)};
 }
 
 success run_set_public(const command_line& cmd) {

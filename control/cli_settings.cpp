@@ -135,14 +135,32 @@ void check_flags(const command_line& cmd,
   }
 }
 
-std::filesystem::path
-daemon_config_path(daemon_client& daemon,
-                   const std::filesystem::path& fallback) {
+std::optional<std::filesystem::path> daemon_config_path(daemon_client& daemon) {
   auto info = daemon.call_json(protocol::ipc_command::info, {});
   if (!info.is_object())
-    return fallback;
+    return std::nullopt;
   auto path = string_member(info.as_object(), "config_file");
-  return path.empty() ? fallback : std::filesystem::path{path};
+  if (path.empty())
+    return std::nullopt;
+  return std::filesystem::path{path};
+}
+
+std::string change_text(bool applied,
+                        const std::optional<std::filesystem::path>& saved_to) {
+  if (!saved_to)
+    return "applied to the running daemon only: it was started without "
+           "--config, so the change lasts until it stops";
+  if (applied)
+    return "applied to the running daemon and saved to " + saved_to->string();
+  return "saved to " + saved_to->string()
+         + " for the next daemon start (no daemon is running)";
+}
+
+boost::json::value
+path_or_null(const std::optional<std::filesystem::path>& path) {
+  if (!path)
+    return nullptr;
+  return boost::json::string{path->string()};
 }
 
 void check_writable(const std::filesystem::path& path) {

@@ -5,6 +5,7 @@
 #include "control/pilot_config.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,9 +100,18 @@ void check_flags(const command_line& cmd,
 
 /// Returns the config file that keeps changes to the running `daemon`
 /// across its restarts: the file it reads per Info `config_file`, or
-/// `fallback` when it reads none.
-std::filesystem::path daemon_config_path(daemon_client& daemon,
-                                         const std::filesystem::path& fallback);
+/// nothing when it reads none (started by hand without `--config`).
+std::optional<std::filesystem::path> daemon_config_path(daemon_client& daemon);
+
+/// Returns what a change did, for text output: applied to the running
+/// daemon or not, and saved to `saved_to`. Without `saved_to` the change
+/// went to a daemon that reads no config file and was not saved.
+std::string change_text(bool applied,
+                        const std::optional<std::filesystem::path>& saved_to);
+
+/// Returns `path` as a JSON string, or null when there is none.
+boost::json::value
+path_or_null(const std::optional<std::filesystem::path>& path);
 
 /// Throws `cli::error` before anything changes when `path` cannot be
 /// replaced, because the atomic writer must create a file in its directory.

@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace pilot::control::cli {
@@ -82,10 +83,12 @@ void apply_to_daemon(daemon_client& daemon, protocol::ipc_command command,
 }
 
 // The running daemon, if any, and the config file that keeps a webhook
-// change across restarts.
+// change across restarts: the daemon's own file, or config.json for the
+// next `pilotctl daemon start` when no daemon runs. None when the running
+// daemon reads no file.
 struct change_target {
   std::unique_ptr<daemon_client> daemon;
-  std::filesystem::path config_path;
+  std::optional<std::filesystem::path> config_path;
 };
 
 change_target find_change_target(const command_line& cmd) {
@@ -99,7 +102,7 @@ change_target find_change_target(const command_line& cmd) {
       throw;
     return target;
   }
-  target.config_path = daemon_config_path(*target.daemon, paths.config);
+  target.config_path = daemon_config_path(*target.daemon);
   return target;
 }
 
@@ -124,8 +127,11 @@ void store_entry(pilot_config& config, const config_entry& entry) {
 // change.
 bool change_webhook(change_target& target, const std::string& url,
                     const webhook_change& change = {}) {
-  auto config = load_config(target.config_path);
-  check_writable(target.config_path);
+  std::optional<pilot_config> config;
+  if (target.config_path) {
+    config = load_config(*target.config_path);
+    check_writable(*target.config_path);
+  }
   if (target.daemon && change.settings.empty()) {
     apply_to_daemon(*target.daemon, protocol::ipc_command::set_webhook,
                     protocol::ipc_command::set_webhook_ok, url);
@@ -136,18 +142,13 @@ bool change_webhook(change_target& target, const std::string& url,
                     protocol::ipc_command::set_webhook_config_ok,
                     protocol::encode_set_webhook_config(settings));
   }
-  store_entry(config, {"webhook", boost::json::string{url}});
-  for (const auto& entry : change.entries)
-    store_entry(config, entry);
-  save_config(config);
+  if (config) {
+    store_entry(*config, {"webhook", boost::json::string{url}});
+    for (const auto& entry : change.entries)
+      store_entry(*config, entry);
+    save_config(*config);
+  }
   return target.daemon != nullptr;
-}
-
-std::string change_text(bool applied, const std::filesystem::path& path) {
-  if (applied)
-    return "applied to the running daemon and saved to " + path.string();
-  return "saved to " + path.string()
-         + " for the next daemon start (no daemon is running)";
 }
 
 // Returns the note on what the redacted URL leaves out, or "".
@@ -167,10 +168,13 @@ std::string hidden_parts_note(const protocol::webhook_target& target) {
 // file that the daemon reads redacts to the same text, returns the note on
 // what it leaves out. A URL that reached the daemon only through its
 // --webhook flag is in no file, so it gets no note.
-std::string saved_url_note(const std::string& shown_url,
-                           const std::filesystem::path& config_path) {
+std::string
+saved_url_note(const std::string& shown_url,
+               const std::optional<std::filesystem::path>& config_path) {
+  if (!config_path)
+    return {};
   try {
-    auto saved = pilot_config::load(config_path).string_value("webhook");
+    auto saved = pilot_config::load(*config_path).string_value("webhook");
     if (!saved)
       return {};
     auto target = protocol::parse_webhook_url(*saved);
@@ -434,9 +438,10 @@ success run_set_webhook(const command_line& cmd) {
   auto change = parse_webhook_options(cmd);
   auto destination = find_change_target(cmd);
   bool applied = change_webhook(destination, url, change);
-  boost::json::object data{{"webhook", target->redacted},
-                           {"applied", applied},
-                           {"config_file", destination.config_path.string()}};
+  boost::json::object data{
+      {"webhook", target->redacted},
+      {"applied", applied},
+      {"config_file", path_or_null(destination.config_path)}};
   if (!change.shown.empty())
     data["settings"] = change.shown;
   return {std::move(data), "webhook set: " + target->redacted
@@ -449,10 +454,11 @@ success run_clear_webhook(const command_line& cmd) {
   check_operands(cmd, 0, 0, "clear-webhook");
   auto change = find_change_target(cmd);
   bool applied = change_webhook(change, "");
-  return {boost::json::object{{"webhook", ""},
-                              {"applied", applied},
-                              {"config_file", change.config_path.string()}},
-          "webhook cleared\n" + change_text(applied, change.config_path)};
+  return {
+      boost::json::object{{"webhook", ""},
+                          {"applied", applied},
+                          {"config_file", path_or_null(change.config_path)}},
+      "webhook cleared\n" + change_text(applied, change.config_path)};
 }
 
 success run_webhook(const command_line& cmd) {
@@ -470,7 +476,7 @@ success run_webhook(const command_line& cmd) {
     throw error{code::internal, "daemon sent webhook counters that are not "
                                 "a JSON object"};
   auto note = saved_url_note(string_member(stats.as_object(), "url"),
-                             daemon_config_path(daemon, paths.config));
+                             daemon_config_path(daemon));
   auto text = webhook_table(stats.as_object(), note);
   return {std::move(stats), text};
 }

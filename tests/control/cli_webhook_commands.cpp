@@ -51,7 +51,7 @@ std::string error_code_of(F run, std::string* message = nullptr) {
 TEST_CASE_FIXTURE(cli_fixture, "set webhook options apply and persist") {
   auto ca_file = dir / "ca.pem";
   std::ofstream{ca_file} << test_ca_pem;
-  start();
+  start_with_home_config();
   auto result = control::cli::run_set_webhook(command(
       {"set-webhook", "http://127.0.0.1:8080/hook", "--events", "conn.*",
        "--retries", "1", "--secret", test_secret, "--timeout", "2s", "--buffer",
@@ -90,7 +90,7 @@ TEST_CASE_FIXTURE(cli_fixture, "set webhook options apply and persist") {
 TEST_CASE_FIXTURE(cli_fixture, "set webhook with only a url keeps settings") {
   webhook_config->retries = 2;
   webhook_config->secrets = {test_secret};
-  start();
+  start_with_home_config();
   control::cli::run_set_webhook(
       command({"set-webhook", "http://127.0.0.1:9090/other"}));
   CHECK(webhook_config->url == "http://127.0.0.1:9090/other");
@@ -99,7 +99,7 @@ TEST_CASE_FIXTURE(cli_fixture, "set webhook with only a url keeps settings") {
 }
 
 TEST_CASE_FIXTURE(cli_fixture, "set webhook checks every option first") {
-  start();
+  start_with_home_config();
   std::string message;
   CHECK(error_code_of(
             [&] {
@@ -152,7 +152,7 @@ TEST_CASE_FIXTURE(cli_fixture, "set webhook never shows a bad secret") {
 }
 
 TEST_CASE_FIXTURE(cli_fixture, "a secret flag without a value is refused") {
-  start();
+  start_with_home_config();
   auto url = "http://127.0.0.1:8080/hook";
   control::cli::run_set_webhook(
       command({"set-webhook", url, "--secret", test_secret}));
@@ -178,7 +178,7 @@ TEST_CASE_FIXTURE(cli_fixture, "a secret flag without a value is refused") {
 }
 
 TEST_CASE_FIXTURE(cli_fixture, "pasted secret is trimmed") {
-  start();
+  start_with_home_config();
   control::cli::run_set_webhook(
       command({"set-webhook", "http://127.0.0.1:8080/hook", "--secret",
                " " + test_secret + "\n"}));
@@ -188,7 +188,7 @@ TEST_CASE_FIXTURE(cli_fixture, "pasted secret is trimmed") {
 }
 
 TEST_CASE_FIXTURE(cli_fixture, "set webhook takes two secrets or clears") {
-  start();
+  start_with_home_config();
   auto url = "http://127.0.0.1:8080/hook";
   auto rotated = control::cli::run_set_webhook(command(
       {"set-webhook", url, "--secret", test_secret, "--secret", other_secret}));
@@ -214,6 +214,22 @@ TEST_CASE_FIXTURE(cli_fixture, "set webhook takes two secrets or clears") {
   CHECK(webhook_config->secrets.empty());
   CHECK_FALSE(
       pilot_config::load(home_config()).values().contains("webhook-secret"));
+}
+
+TEST_CASE_FIXTURE(cli_fixture,
+                  "set webhook without config file saves nothing") {
+  start();
+  auto result = control::cli::run_set_webhook(
+      command({"set-webhook", "http://127.0.0.1:8080/hook", "--retries", "2"}));
+  CHECK(result.data.at("applied") == true);
+  CHECK(result.data.at("config_file").is_null());
+  CHECK(contains(result.text, "applied to the running daemon only"));
+  CHECK(webhook_config->retries == 2);
+  CHECK_FALSE(std::filesystem::exists(home_config()));
+  auto cleared = control::cli::run_clear_webhook(command({"clear-webhook"}));
+  CHECK(cleared.data.at("config_file").is_null());
+  CHECK(*webhook_url == "");
+  CHECK_FALSE(std::filesystem::exists(home_config()));
 }
 
 TEST_CASE_FIXTURE(cli_fixture, "set webhook without daemon saves options") {
@@ -245,7 +261,7 @@ TEST_CASE_FIXTURE(cli_fixture, "webhook shows settings and counts secrets") {
   webhook_config->secrets = {test_secret, other_secret};
   webhook_config->timeout_ms = 2'500;
   *webhook_url = "http://127.0.0.1:8080/hook";
-  start();
+  start_with_home_config();
   auto result = control::cli::run_webhook(command({"webhook"}));
   CHECK(contains(result.text, "events:         conn.*,trust.*\n"));
   CHECK(contains(result.text, "retries:        2\n"));
@@ -261,7 +277,7 @@ TEST_CASE_FIXTURE(cli_fixture, "webhook test reports status and latency") {
   webhook_config->url = "http://127.0.0.1:8080/hook";
   test_outcome->status = 204;
   test_outcome->latency_us = 1'500;
-  start();
+  start_with_home_config();
   auto result = control::cli::run_webhook(command({"webhook", "test"}));
   CHECK(result.exit_code == control::cli::exit_ok);
   CHECK(result.text == "test event delivered: HTTP 204 in 1.5 ms");
@@ -274,7 +290,7 @@ TEST_CASE_FIXTURE(cli_fixture, "failed webhook test is an error") {
   test_outcome->failure_class = "connect";
   test_outcome->detail = "connect: Connection refused";
   test_outcome->latency_us = 300;
-  start();
+  start_with_home_config();
   std::string message;
   CHECK(error_code_of(
             [&] {
@@ -304,7 +320,7 @@ TEST_CASE_FIXTURE(cli_fixture, "webhook test without url or daemon fails") {
           control::cli::run_webhook(command({"webhook", "test"}));
         })
         == "not_running");
-  start();
+  start_with_home_config();
   CHECK(error_code_of(
             [&] {
               control::cli::run_webhook(command({"webhook", "test"}));

@@ -358,6 +358,14 @@ struct cli_fixture : fixture {
     return home / ".pilot" / "config.json";
   }
 
+  // Starts the control actor of a daemon that reads `home_config()`, as
+  // `pilotctl daemon start` runs it.
+  control::control_actor start_with_home_config() {
+    auto opts = options();
+    opts.config_file = home_config().string();
+    return start(opts);
+  }
+
   std::filesystem::path home;
   scoped_env home_env;
   scoped_env socket_env;

@@ -83,7 +83,6 @@ def test_hot_swap_moves_events_to_the_new_receiver():
     assert data["webhook"] == second.url, data
     assert data["applied"] is True, data
     assert elapsed < 2, f"set-webhook took {elapsed:.2f}s"
-    assert read_config(node)["webhook"] == second.url
     # pilotctl deregister raises node.deregistered: the next event goes to
     # the new URL only.
     node.ok("deregister")
@@ -161,6 +160,39 @@ def test_daemon_stop_delivers_deregistered():
     registry.stop()
 
 
+def test_set_webhook_persists_where_daemon_reads():
+    registry = Registry()
+    receiver = Receiver()
+    node = Node(registry)
+    path = os.path.join(node.home, ".pilot", "config.json")
+    # A hand-started daemon reads no config file: the change is not saved.
+    daemon = node.start_daemon()
+    node.wait_registered()
+    data = node.ok("set-webhook", receiver.url)
+    assert data["applied"] is True and data["config_file"] is None, data
+    assert not os.path.exists(path)
+    node.ok("clear-webhook")
+    assert daemon.stop() == 0
+    # `pilotctl daemon start` creates config.json and has the daemon read it,
+    # so a SIGHUP applies what set-webhook saved there.
+    started = node.ok("daemon", "start", "--registry", registry.address,
+                      "--socket", node.socket, "--listen", "127.0.0.1:0")
+    assert node.ok("info")["config_file"] == path
+    data = node.ok("set-webhook", receiver.url)
+    assert data["config_file"] == path, data
+    assert read_config(node)["webhook"] == receiver.url
+    config = read_config(node)
+    config["webhook-retries"] = 2
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    os.kill(started["pid"], signal.SIGHUP)
+    wait_until(lambda: node.webhook_counters()["retries"] == 2, 10,
+               what="the reloaded retries")
+    node.ok("daemon", "stop")
+    receiver.close()
+    registry.stop()
+
+
 def test_set_webhook_refuses_bad_urls_and_keeps_config():
     registry = Registry()
     receiver = Receiver()
@@ -210,6 +242,7 @@ if __name__ == "__main__":
         test_clear_webhook_stops_delivery_and_persists,
         test_reregistered_after_registry_restart_without_store,
         test_daemon_stop_delivers_deregistered,
+        test_set_webhook_persists_where_daemon_reads,
         test_set_webhook_refuses_bad_urls_and_keeps_config,
         test_info_answers_promptly_while_registry_is_down,
     ])

@@ -76,7 +76,14 @@ class Pair:
         self.caller = Node(self.registry, self.beacon)
         self.target = Node(self.registry, self.beacon)
         self.caller.start_daemon()
-        self.target_daemon = self.target.start_daemon(public=True)
+        # The target reads ~/.pilot/config.json, as after `pilotctl daemon
+        # start`, so set-webhook saves its changes there.
+        path = config_path(self.target)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("{}\n")
+        self.target_daemon = self.target.start_daemon("--config", path,
+                                                      public=True)
         self.caller.wait_registered()
         self.target_address = self.target.wait_registered()["address"]
 
