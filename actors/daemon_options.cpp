@@ -152,7 +152,10 @@ std::vector<std::string> parse_secrets(const std::string& text) {
                            + std::to_string(secrets.size());
     if (secrets[i].empty())
       throw invalid_value(which + " is empty");
-    if (auto key = protocol::parse_webhook_secret(secrets[i]); !key)
+    auto key = protocol::parse_webhook_secret(secrets[i]);
+    if (!key && secrets.size() == 1)
+      throw invalid_value(key.error().message);
+    if (!key)
       throw invalid_value(which + ": " + key.error().message);
   }
   return secrets;

@@ -97,7 +97,7 @@ secret_result parse_webhook_secret(std::string_view secret) {
   auto size = decoded->size();
   if (size < min_webhook_key_size || size > max_webhook_key_size)
     return rejected("webhook secret key must be 24 to 64 bytes, but it is "
-                    + std::to_string(size) + " bytes");
+                    + std::to_string(size) + (size == 1 ? " byte" : " bytes"));
   // In place, because the error type is constructible from a string too.
   return secret_result{boost::system::in_place_value, decoded->begin(),
                        decoded->end()};
@@ -118,6 +118,12 @@ std::string hide_webhook_secrets(std::string_view text) {
     auto key_end = start + webhook_secret_prefix.size();
     while (key_end < text.size() && is_key_char(text[key_end]))
       ++key_end;
+    // The prefix alone, as in a message naming the format, is no secret.
+    if (key_end == start + webhook_secret_prefix.size()) {
+      hidden.append(text.substr(pos, key_end - pos));
+      pos = key_end;
+      continue;
+    }
     hidden.append(text.substr(pos, start - pos));
     hidden.append(webhook_secret_prefix);
     hidden.append("<hidden>");

@@ -41,8 +41,9 @@ parse_webhook_secret(std::string_view secret);
 
 /// Returns `text` with every `whsec_` secret in it, valid or not, replaced
 /// by `whsec_<hidden>`: the key runs to the first character outside
-/// standard base64. For messages that quote what a user typed, such as an
-/// unknown flag `--webhook-secrets=whsec_...`.
+/// standard base64. A `whsec_` that no key character follows is kept. For
+/// messages that quote what a user typed, such as an unknown flag
+/// `--webhook-secrets=whsec_...`.
 std::string hide_webhook_secrets(std::string_view text);
 
 /// Computes the `webhook-signature` header value: for each key in `keys`,

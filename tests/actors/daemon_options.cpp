@@ -458,11 +458,11 @@ TEST_CASE("webhook ranges are checked") {
 TEST_CASE("bad webhook secret is rejected without the secret") {
   auto short_key = "whsec_" + std::string(16, 'B') + "==";
   auto message = parse_error({"--webhook-secret", short_key});
-  CHECK(message.starts_with("--webhook-secret: the secret: "));
+  CHECK(message.starts_with("--webhook-secret: webhook secret "));
   CHECK(message.find(short_key) == std::string::npos);
   CHECK(message.find("BBBB") == std::string::npos);
   auto unprefixed = parse_error({"--webhook-secret", "hunter2-hunter2"});
-  CHECK(unprefixed.starts_with("--webhook-secret: the secret: "));
+  CHECK(unprefixed.starts_with("--webhook-secret: webhook secret must start "));
   CHECK(unprefixed.find("hunter2") == std::string::npos);
   auto second
       = parse_error({"--webhook-secret", test_secret + ",whsec_not-base64!"});
@@ -540,7 +540,7 @@ TEST_CASE("config file webhook errors name the key and the line") {
                                  "\"webhook-secret\": \"whsec_c2VjcmV0\"}");
   auto message = parse_error({"--config", secret});
   CHECK(message.starts_with("config file " + secret
-                            + ", line 3: \"webhook-secret\": the secret: "));
+                            + ", line 3: \"webhook-secret\": webhook secret "));
   CHECK(message.find("c2VjcmV0") == std::string::npos);
   auto events = dir.write("events.json", "{\"webhook_events\": [\"conn.*\"]}");
   CHECK(parse_error({"--config", events})

@@ -86,7 +86,7 @@ TEST_CASE_FIXTURE(fixture, "invalid webhook config change applies nothing") {
   auto secret
       = call(client, ipc_command::set_webhook_config, change_payload(change));
   auto message = error_text(secret);
-  CHECK(message.starts_with("webhook-secret: the secret: "));
+  CHECK(message.starts_with("webhook-secret: webhook secret key must be "));
   CHECK(message.find("c2hvcnQ") == std::string::npos);
   CHECK(webhook_config->secrets.empty());
 }

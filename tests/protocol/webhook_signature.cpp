@@ -164,8 +164,11 @@ TEST_CASE("secrets quoted in a message are hidden") {
       {"unrecognised option '--webhook-secrets=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2"
        "LaLaSw'",
        "unrecognised option '--webhook-secrets=whsec_<hidden>'"},
-      {"whsec_a+b/c= and whsec_, twice",
+      {"whsec_a+b/c= and whsec_b, twice",
        "whsec_<hidden> and whsec_<hidden>, twice"},
+      {"must start with whsec_ followed by the key",
+       "must start with whsec_ followed by the key"},
+      {"after whsec_", "after whsec_"},
       {"unknown key \"webhook_secretwhsec_abc\"",
        "unknown key \"webhook_secretwhsec_<hidden>\""},
       {"no secret here", "no secret here"},
