@@ -72,7 +72,8 @@ milliseconds parse_milliseconds(const std::string& text) {
 void check_range(milliseconds value, milliseconds low, milliseconds high) {
   if (value < low || value > high)
     throw invalid_value("must be from " + protocol::format_duration(low)
-                        + " to " + protocol::format_duration(high));
+                        + " to " + protocol::format_duration(high) + ", got "
+                        + protocol::format_duration(value));
 }
 
 std::size_t parse_count(const std::string& text, std::size_t low,
@@ -80,11 +81,14 @@ std::size_t parse_count(const std::string& text, std::size_t low,
   std::size_t value = 0;
   auto [end, ec]
       = std::from_chars(text.data(), text.data() + text.size(), value);
+  auto range
+      = "must be from " + std::to_string(low) + " to " + std::to_string(high);
+  if (text.starts_with('-'))
+    throw invalid_value(range + ", got " + quote_value(text));
   if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
     throw invalid_value(quote_value(text) + " is not a whole number");
   if (value < low || value > high)
-    throw invalid_value("must be from " + std::to_string(low) + " to "
-                        + std::to_string(high));
+    throw invalid_value(range + ", got " + text);
   return value;
 }
 

@@ -172,11 +172,11 @@ TEST_CASE("daemon options parse Go durations") {
   CHECK(parse_error({"--keepalive", "-5s"})
         == "--keepalive: \"-5s\" is negative");
   CHECK(parse_error({"--keepalive", "500ms"})
-        == "--keepalive: must be from 1s to 2m0s");
+        == "--keepalive: must be from 1s to 2m0s, got 500ms");
   CHECK(parse_error({"--webhook-timeout", "31s"})
-        == "--webhook-timeout: must be from 1s to 30s");
+        == "--webhook-timeout: must be from 1s to 30s, got 31s");
   CHECK(parse_error({"--shutdown-grace", "2m"})
-        == "--shutdown-grace: must be from 0s to 1m0s");
+        == "--shutdown-grace: must be from 0s to 1m0s, got 2m0s");
 }
 
 TEST_CASE("daemon options check every value") {
@@ -198,9 +198,9 @@ TEST_CASE("daemon options check every value") {
            "hyphens, starting and ending with a letter or digit");
   CHECK(parse({"--webhook-concurrency", "8"}).webhook.concurrency == 8);
   CHECK(parse_error({"--webhook-concurrency", "65"})
-        == "--webhook-concurrency: must be from 1 to 64");
+        == "--webhook-concurrency: must be from 1 to 64, got 65");
   CHECK(parse_error({"--webhook-buffer", "0"})
-        == "--webhook-buffer: must be from 1 to 65536");
+        == "--webhook-buffer: must be from 1 to 65536, got 0");
   CHECK(parse_error({"--webhook-buffer", "lots"})
         == "--webhook-buffer: \"lots\" is not a whole number");
   CHECK(parse_error({"--log-level", "verbose"})
@@ -303,7 +303,7 @@ TEST_CASE("config file errors name the key and the line") {
       {"{\n  \"registry\": \"127.0.0.1:9000\",\n  \"keepalive\": 30\n}",
        "line 3: \"keepalive\": expected a duration string such as \"30s\""},
       {"{\n  \"webhook_timeout\": \"60s\"\n}",
-       "line 2: \"webhook_timeout\": must be from 1s to 30s"},
+       "line 2: \"webhook_timeout\": must be from 1s to 30s, got 1m0s"},
       {"{\n\n  \"public\": \"yes\"\n}",
        "line 3: \"public\": expected true or false"},
       {"{\"webhook-buffer\": 1.5}",
@@ -440,19 +440,19 @@ TEST_CASE("webhook events star selects every event") {
 TEST_CASE("webhook ranges are checked") {
   CHECK(parse({"--webhook-retries", "0"}).webhook.retries == 0);
   CHECK(parse_error({"--webhook-retries", "4"})
-        == "--webhook-retries: must be from 0 to 3");
+        == "--webhook-retries: must be from 0 to 3, got 4");
   CHECK(parse_error({"--webhook-retries", "-1"})
-        == "--webhook-retries: \"-1\" is not a whole number");
+        == "--webhook-retries: must be from 0 to 3, got \"-1\"");
   CHECK(parse_error({"--webhook-concurrency", "0"})
-        == "--webhook-concurrency: must be from 1 to 64");
+        == "--webhook-concurrency: must be from 1 to 64, got 0");
   CHECK(parse({"--webhook-concurrency", "64"}).webhook.concurrency == 64);
   CHECK(parse_error({"--webhook-buffer", "65537"})
-        == "--webhook-buffer: must be from 1 to 65536");
+        == "--webhook-buffer: must be from 1 to 65536, got 65537");
   CHECK(parse({"--webhook-buffer", "65536"}).webhook.buffer == 65536);
   CHECK(parse_error({"--webhook-timeout", "999ms"})
-        == "--webhook-timeout: must be from 1s to 30s");
+        == "--webhook-timeout: must be from 1s to 30s, got 999ms");
   CHECK(parse_error({"--webhook-timeout", "31s"})
-        == "--webhook-timeout: must be from 1s to 30s");
+        == "--webhook-timeout: must be from 1s to 30s, got 31s");
 }
 
 TEST_CASE("bad webhook secret is rejected without the secret") {
@@ -534,7 +534,7 @@ TEST_CASE("config file webhook errors name the key and the line") {
   auto retries = dir.write("retries.json", "{\n  \"webhook_retries\": 9\n}");
   CHECK(parse_error({"--config", retries})
         == "config file " + retries
-               + ", line 2: \"webhook_retries\": must be from 0 to 3");
+               + ", line 2: \"webhook_retries\": must be from 0 to 3, got 9");
   auto secret
       = dir.write("secret.json", "{\"webhook\": \"http://127.0.0.1:1/h\",\n\n"
                                  "\"webhook-secret\": \"whsec_c2VjcmV0\"}");
@@ -561,7 +561,7 @@ TEST_CASE("webhook setting is applied with its flag's checks") {
   auto problem
       = pilot::actors::apply_webhook_setting(settings, "webhook-retries", "5");
   REQUIRE(problem);
-  CHECK(*problem == "must be from 0 to 3");
+  CHECK(*problem == "must be from 0 to 3, got 5");
   CHECK(settings.retries == 2);
   auto other
       = pilot::actors::apply_webhook_setting(settings, "keepalive", "1s");

@@ -109,7 +109,8 @@ TEST_CASE_FIXTURE(cli_fixture, "set webhook checks every option first") {
             },
             &message)
         == "invalid_argument");
-  CHECK(message == "invalid value for webhook-retries: must be from 0 to 3");
+  CHECK(message
+        == "invalid value for webhook-retries: must be from 0 to 3, got 9");
   CHECK(error_code_of([&] {
           control::cli::run_set_webhook(
               command({"set-webhook", "http://127.0.0.1:8080/hook", "--events",

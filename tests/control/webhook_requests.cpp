@@ -78,7 +78,7 @@ TEST_CASE_FIXTURE(fixture, "invalid webhook config change applies nothing") {
   change.retries = 7;
   auto reply
       = call(client, ipc_command::set_webhook_config, change_payload(change));
-  CHECK(error_text(reply) == "webhook-retries: must be from 0 to 3");
+  CHECK(error_text(reply) == "webhook-retries: must be from 0 to 3, got 7");
   CHECK(webhook_config->events.empty());
   CHECK(webhook_config->retries == 0);
   change = {};
