@@ -2,6 +2,7 @@
 
 #include "actors/daemon_options.hpp"
 #include "control/cli_output.hpp"
+#include "protocol/webhook_filter.hpp"
 
 #include <algorithm>
 #include <array>
@@ -137,6 +138,11 @@ config_entry make_config_entry(std::string_view key, const std::string& value) {
                 "invalid value for " + name + ": expected true or false",
                 "the config file was not changed"};
   check_with_daemon_parser(*spec, value);
+  // An event list is saved in its canonical form: trimmed, without
+  // repeats, and `*` for every event.
+  if (name == "webhook-events")
+    return {name, boost::json::string{
+                      protocol::parse_event_filter(value).value().text()}};
   return {name, typed_value(*spec, value)};
 }
 

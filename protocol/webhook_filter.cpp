@@ -57,6 +57,23 @@ std::string quoted_list(const std::vector<std::string_view>& items) {
   return result;
 }
 
+// Returns the selection of `webhook.test` alone.
+template <class Selection>
+Selection only_test_event_of() {
+  return select<Selection>("webhook.test");
+}
+
+// Returns whether the comma-joined `list` contains `item`.
+bool has_item(std::string_view list, std::string_view item) {
+  for (std::size_t begin = 0; begin <= list.size();) {
+    auto end = std::min(list.find(',', begin), list.size());
+    if (list.substr(begin, end - begin) == item)
+      return true;
+    begin = end + 1;
+  }
+  return false;
+}
+
 filter_result rejected(std::string message) {
   return event_filter_error{std::move(message)};
 }
@@ -108,10 +125,16 @@ filter_result parse_event_filter(std::string_view comma_list) {
     auto items_selected = select<event_filter::selection>(item);
     if (items_selected.none())
       unknown.push_back(item);
+    if (items_selected == only_test_event_of<event_filter::selection>())
+      return rejected("webhook_events cannot select " + std::string{item}
+                      + ": pilotctl webhook test sends webhook.test past "
+                        "the filter, and no other event has that name");
     selected |= items_selected;
     has_star = has_star || item == "*";
-    text += text.empty() ? "" : ",";
-    text += item;
+    if (!has_item(text, item)) {
+      text += text.empty() ? "" : ",";
+      text += item;
+    }
   }
   if (unknown.size() == 1)
     return rejected("unknown webhook event " + quoted_list(unknown)

@@ -42,8 +42,8 @@ public:
   bool selects_all() const noexcept { return selected_.all(); }
 
   /// Returns the canonical text of the filter: `*` for a list that is empty
-  /// or contains `*`, otherwise the items without whitespace, joined by
-  /// commas in the order given, such as `conn.*,trust.revoked`.
+  /// or contains `*`, otherwise the items without whitespace or repeats,
+  /// joined by commas in the order given, such as `conn.*,trust.revoked`.
   const std::string& text() const noexcept { return text_; }
 
   friend bool operator==(const event_filter& x, const event_filter& y) {
@@ -70,11 +70,12 @@ private:
 /// Parses a comma-separated `webhook_events` list. Each item, with any
 /// whitespace around it, is `*` (every event), an event name such as
 /// `trust.revoked`, or `<category>.*` for every event of a category such as
-/// `conn.*`. The names and categories are those of `protocol::event`,
-/// `webhook.test` included. A list that is empty or only whitespace selects
-/// every event. Rejects empty items (`conn.fin,,conn.rst`), unknown names and
-/// categories (the message names each of them) and lists longer than
-/// `max_event_filter_size`.
+/// `conn.*`. The names and categories are those of `protocol::event`. A
+/// list that is empty or only whitespace selects every event. Rejects empty
+/// items (`conn.fin,,conn.rst`), unknown names and categories (the message
+/// names each of them), items that select only `webhook.test` (which
+/// bypasses the filter) and lists longer than `max_event_filter_size`. A
+/// repeated item appears once in the canonical text.
 boost::system::result<event_filter, event_filter_error>
 parse_event_filter(std::string_view comma_list);
 

@@ -397,6 +397,15 @@ TEST_CASE("config entries get the daemon's types") {
   CHECK(cli::make_config_entry("hostname", "").value == boost::json::value(""));
 }
 
+TEST_CASE("event lists are saved in canonical form") {
+  scoped_env home{"HOME", "/tmp"};
+  CHECK(
+      cli::make_config_entry("webhook-events", " conn.*, conn.*,trust.*").value
+      == boost::json::value("conn.*,trust.*"));
+  CHECK(cli::make_config_entry("webhook_events", "").value
+        == boost::json::value("*"));
+}
+
 namespace {
 
 std::string config_error_of(std::string_view key, const std::string& value) {

@@ -90,19 +90,31 @@ TEST_CASE("a category glob selects every event of the category") {
 }
 
 TEST_CASE("items combine and whitespace around them is ignored") {
-  auto filter = parsed(" handshake.* ,\ttrust.revoked , webhook.test ");
+  auto filter = parsed(" handshake.* ,\ttrust.revoked , node.registered ");
   CHECK(selected_names(filter)
         == std::set<std::string>{"handshake.received", "handshake.pending",
                                  "handshake.auto_approved",
                                  "handshake.approved", "handshake.rejected",
-                                 "trust.revoked", "webhook.test"});
-  CHECK(filter.text() == "handshake.*,trust.revoked,webhook.test");
+                                 "trust.revoked", "node.registered"});
+  CHECK(filter.text() == "handshake.*,trust.revoked,node.registered");
+}
+
+TEST_CASE("a repeated item appears once in the text") {
+  auto filter = parsed("conn.*, conn.fin,conn.*,conn.fin");
+  CHECK(filter.text() == "conn.*,conn.fin");
+}
+
+TEST_CASE("the test event cannot be selected") {
+  for (auto list : {"webhook.test", "conn.fin,webhook.*"}) {
+    CAPTURE(list);
+    CHECK(rejection(list).starts_with("webhook_events cannot select webhook."));
+  }
+  CHECK(parsed("*").matches("webhook.test"));
 }
 
 TEST_CASE("every known category has a glob") {
-  for (auto category :
-       {"node", "conn", "tunnel", "handshake", "trust", "message", "file",
-        "data", "pubsub", "security", "webhook"}) {
+  for (auto category : {"node", "conn", "tunnel", "handshake", "trust",
+                        "message", "file", "data", "pubsub", "security"}) {
     CAPTURE(category);
     auto filter = parsed(std::string{category} + ".*");
     auto names = selected_names(filter);
