@@ -264,7 +264,7 @@ success daemon_stop(const command_line& cmd) {
   auto paths = pilot_paths::resolve();
   auto pid = read_pid_file(paths.pid_file);
   if (!pid) {
-    auto socket = resolve_socket(cmd, load_config(paths));
+    auto socket = configured_socket(cmd);
     if (probe_socket(socket) == socket_state::live)
       throw error{code::not_running,
                   "no PID file at " + paths.pid_file.string()
@@ -292,7 +292,7 @@ success daemon_stop(const command_line& cmd) {
 
 success daemon_status(const command_line& cmd) {
   auto paths = pilot_paths::resolve();
-  auto socket = resolve_socket(cmd, load_config(paths));
+  auto socket = configured_socket(cmd);
   auto pid = read_pid_file(paths.pid_file);
   bool running = pid && is_daemon_running(*pid);
   auto info = query_daemon_info(socket, probe_timeout);

@@ -58,8 +58,7 @@ struct hostname_change {
 
 hostname_change change_hostname(const command_line& cmd,
                                 const std::string& hostname) {
-  auto paths = pilot_paths::resolve();
-  daemon_client daemon{resolve_socket(cmd, load_config(paths))};
+  daemon_client daemon{configured_socket(cmd)};
   auto path = daemon_config_path(daemon);
   std::optional<pilot_config> config;
   if (path) {

@@ -92,6 +92,11 @@ std::string resolve_socket(const command_line& cmd,
 }
 
 std::string configured_socket(const command_line& cmd) {
+  // A socket given by flag or environment needs no config file, so a
+  // broken one does not stop commands for a daemon that does not read it.
+  auto given = socket_setting(cmd, pilot_config{{}});
+  if (given.source != setting_source::fallback)
+    return given.value;
   return resolve_socket(cmd, load_config(pilot_paths::resolve()));
 }
 

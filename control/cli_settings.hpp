@@ -75,7 +75,8 @@ resolved_setting socket_setting(const command_line& cmd,
 /// Returns the value of `socket_setting`.
 std::string resolve_socket(const command_line& cmd, const pilot_config& config);
 
-/// Returns `resolve_socket` with the config file at its default path.
+/// Returns `resolve_socket` with the config file at its default path, which
+/// is read only when neither `--socket` nor `PILOT_SOCKET` is given.
 std::string configured_socket(const command_line& cmd);
 
 /// Returns the registry address: `--registry`, else `daemon_registry` (the

@@ -96,7 +96,7 @@ change_target find_change_target(const command_line& cmd) {
   change_target target{nullptr, paths.config};
   try {
     target.daemon = std::make_unique<daemon_client>(
-        resolve_socket(cmd, load_config(paths)));
+        configured_socket(cmd));
   } catch (const error& e) {
     if (e.code() != code::not_running)
       throw;
@@ -467,8 +467,7 @@ success run_webhook(const command_line& cmd) {
   if (!sub.empty() && sub != "test")
     throw error{code::invalid_argument, "unknown webhook sub-command: " + sub,
                 "usage: pilotctl webhook [test]"};
-  auto paths = pilot_paths::resolve();
-  daemon_client daemon{resolve_socket(cmd, load_config(paths))};
+  daemon_client daemon{configured_socket(cmd)};
   if (sub == "test")
     return run_webhook_test(daemon);
   auto stats = daemon.call_json(protocol::ipc_command::webhook_stats, {});
