@@ -19,6 +19,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -450,6 +451,8 @@ public:
                ? "the file must contain one JSON object"
                : "invalid JSON: " + std::string{simdjson::error_message(err)});
     std::vector<std::string> unknown;
+    // The settings read so far, by flag name, with the key as written.
+    std::map<std::string, std::string> seen;
     for (auto field : object) {
       std::string_view raw_key;
       if (auto err = field.unescaped_key().get(raw_key))
@@ -471,6 +474,11 @@ public:
         last_key_ = key;
         continue;
       }
+      if (auto previous = seen.find(name); previous != seen.end())
+        fail(offset, quote_value(key) + ": the same setting as "
+                         + quote_value(previous->second)
+                         + " before it; keep one of them");
+      seen.emplace(name, key);
       auto text = read_value(*spec, value, key, offset);
       try {
         spec->apply(opts, text);

@@ -315,6 +315,12 @@ TEST_CASE("config file errors name the key and the line") {
       {"{\n  \"log-level\": \"loud\"\n}",
        "line 2: \"log-level\": \"loud\" is not debug, info, warn or error"},
       {"[1, 2]", "line 1: the file must contain one JSON object"},
+      {"{\"webhook_retries\": 1,\n \"webhook-retries\": 2}",
+       "line 2: \"webhook-retries\": the same setting as "
+       "\"webhook_retries\" before it; keep one of them"},
+      {"{\"public\": true, \"public\": false}",
+       "line 1: \"public\": the same setting as \"public\" before it; "
+       "keep one of them"},
   };
   for (const auto& c : cases) {
     auto config = dir.write("config.json", c.content);
