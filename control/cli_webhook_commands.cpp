@@ -95,8 +95,7 @@ change_target find_change_target(const command_line& cmd) {
   auto paths = pilot_paths::resolve();
   change_target target{nullptr, paths.config};
   try {
-    target.daemon = std::make_unique<daemon_client>(
-        configured_socket(cmd));
+    target.daemon = std::make_unique<daemon_client>(configured_socket(cmd));
   } catch (const error& e) {
     if (e.code() != code::not_running)
       throw;
@@ -399,6 +398,22 @@ std::string test_text(const boost::json::object& outcome, bool delivered) {
          + latency + " ms)";
 }
 
+// Returns what to check next after a test event failed with `failure`.
+std::string test_hint(std::string_view failure) {
+  if (failure == "tls")
+    return "the receiver's certificate must chain to --ca-file (or the "
+           "system trust store) and name the URL's host";
+  if (failure == "dns")
+    return "check the host name in the URL";
+  if (failure == "timeout")
+    return "the receiver must answer within --timeout; check that it is not "
+           "stuck";
+  if (failure == "connect")
+    return "check that the receiver is up and listens on the URL's host and "
+           "port";
+  return "the receiver answered, but not with 2xx; check its logs";
+}
+
 success run_webhook_test(daemon_client& daemon) {
   auto reply = daemon.call(protocol::ipc_command::webhook_test, {},
                            webhook_test_timeout);
@@ -421,7 +436,7 @@ success run_webhook_test(daemon_client& daemon) {
   // exit code and the JSON envelope report the failure.
   if (!ok)
     throw error{code::connection_failed, test_text(object, false),
-                "check that the receiver is up and answers with 2xx"};
+                test_hint(string_member(object, "failure"))};
   auto text = test_text(object, true);
   return {std::move(*outcome), text};
 }

@@ -315,6 +315,26 @@ TEST_CASE_FIXTURE(cli_fixture, "failed webhook test is an error") {
            "status 500 (status_5xx, after 0.3 ms)");
 }
 
+TEST_CASE_FIXTURE(cli_fixture, "failed webhook test hints by failure") {
+  webhook_config->url = "https://localhost:1/hook";
+  start_with_home_config();
+  auto hint_for = [&](std::string failure_class, int status) {
+    test_outcome->failure_class = std::move(failure_class);
+    test_outcome->status = status;
+    try {
+      control::cli::run_webhook(command({"webhook", "test"}));
+    } catch (const control::cli::error& e) {
+      return e.hint();
+    }
+    return std::string{"no error"};
+  };
+  CHECK(contains(hint_for("tls", 0), "--ca-file"));
+  CHECK(contains(hint_for("dns", 0), "host name"));
+  CHECK(contains(hint_for("timeout", 0), "--timeout"));
+  CHECK(contains(hint_for("connect", 0), "listens on"));
+  CHECK(contains(hint_for("", 404), "not with 2xx"));
+}
+
 TEST_CASE_FIXTURE(cli_fixture, "webhook test without url or daemon fails") {
   std::string message;
   CHECK(error_code_of([&] {
