@@ -18,22 +18,6 @@ boost::system::error_code last_error() {
   return {errno, boost::system::system_category()};
 }
 
-boost::system::error_code
-create_directories_0700(const std::filesystem::path& dir) {
-  if (dir.empty())
-    return {};
-  std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec))
-    return {};
-  auto parent = dir.parent_path();
-  if (parent != dir)
-    if (auto err = create_directories_0700(parent))
-      return err;
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return last_error();
-  return {};
-}
-
 boost::system::error_code write_all(int fd, std::string_view content) {
   while (!content.empty()) {
     auto n = ::write(fd, content.data(), content.size());
@@ -114,12 +98,28 @@ boost::system::error_code write_temporary(int dir_fd, const std::string& name,
 
 } // namespace
 
+boost::system::error_code
+create_private_directories(const std::filesystem::path& dir) {
+  if (dir.empty())
+    return {};
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec))
+    return {};
+  auto parent = dir.parent_path();
+  if (parent != dir)
+    if (auto err = create_private_directories(parent))
+      return err;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return last_error();
+  return {};
+}
+
 boost::system::result<std::string>
 write_new_file(const std::filesystem::path& dir,
                const std::function<std::string(unsigned attempt)>& name_for,
                std::string_view content, unsigned max_attempts,
                std::filesystem::perms mode) {
-  if (auto err = create_directories_0700(dir))
+  if (auto err = create_private_directories(dir))
     return err;
   auto dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0)
@@ -160,7 +160,7 @@ boost::system::error_code
 write_file_atomically(const std::filesystem::path& path,
                       std::string_view content, std::filesystem::perms mode) {
   auto dir = path.parent_path();
-  if (auto err = create_directories_0700(dir))
+  if (auto err = create_private_directories(dir))
     return err;
   auto tmp = temporary_name(path);
   auto fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,

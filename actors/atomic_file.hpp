@@ -10,6 +10,10 @@
 
 namespace pilot::actors {
 
+/// Creates `dir` and its missing parents with mode 0700.
+boost::system::error_code
+create_private_directories(const std::filesystem::path& dir);
+
 /// Replaces `path` with `content` atomically: writes a temporary file in the
 /// same directory, flushes it to disk, renames it over `path` and flushes the
 /// directory. Readers see the old or the new file, never a mix. A new file

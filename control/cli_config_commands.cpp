@@ -82,6 +82,7 @@ success run_init(const command_line& cmd) {
                  "init [--registry A] [--beacon A] [--socket P] "
                  "[--hostname H]");
   auto paths = pilot_paths::resolve();
+  auto lock = lock_config(paths.config);
   auto config = load_config(paths);
   // A flag wins, then the value already in the file, then the default.
   auto pick = [&](std::string_view key, std::string_view fallback) {
@@ -115,9 +116,11 @@ success run_init(const command_line& cmd) {
 success run_config(const command_line& cmd) {
   check_operands(cmd, 0, 0, "config [--set key=value]");
   auto paths = pilot_paths::resolve();
+  if (!cmd.flags.empty()) {
+    auto lock = lock_config(paths.config);
+    return set_config_key(paths, load_config(paths), cmd.flags.back());
+  }
   auto config = load_config(paths);
-  if (!cmd.flags.empty())
-    return set_config_key(paths, std::move(config), cmd.flags.back());
   auto socket = socket_setting(cmd, config);
   std::string daemon_registry;
   if (auto info = query_daemon_info(socket.value, probe_timeout))

@@ -60,10 +60,11 @@ hostname_change change_hostname(const command_line& cmd,
                                 const std::string& hostname) {
   daemon_client daemon{configured_socket(cmd)};
   auto path = daemon_config_path(daemon);
+  std::optional<config_lock> lock;
   std::optional<pilot_config> config;
   if (path) {
+    lock.emplace(lock_config(*path));
     config = load_config(*path);
-    check_writable(*path);
   }
   auto reply = as_object(daemon.call_json(ipc_command::set_hostname, hostname),
                          "set_hostname");

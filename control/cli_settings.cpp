@@ -55,6 +55,15 @@ void save_config(const pilot_config& config) {
   }
 }
 
+config_lock lock_config(const std::filesystem::path& path) {
+  check_writable(path);
+  try {
+    return config_lock{path};
+  } catch (const config_error& e) {
+    throw error{code::internal, e.what(), "nothing was changed"};
+  }
+}
+
 std::string_view to_string(setting_source source) {
   switch (source) {
     case setting_source::flag:
@@ -94,9 +103,9 @@ std::string resolve_socket(const command_line& cmd,
 std::string configured_socket(const command_line& cmd) {
   // A socket given by flag or environment needs no config file, so a
   // broken one does not stop commands for a daemon that does not read it.
-  auto given = socket_setting(cmd, pilot_config{{}});
-  if (given.source != setting_source::fallback)
-    return given.value;
+  auto explicit_socket = socket_setting(cmd, pilot_config{{}});
+  if (explicit_socket.source != setting_source::fallback)
+    return explicit_socket.value;
   return resolve_socket(cmd, load_config(pilot_paths::resolve()));
 }
 

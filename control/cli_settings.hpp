@@ -42,6 +42,11 @@ pilot_config load_config(const std::filesystem::path& path);
 /// Saves config.json. Throws `cli::error` when it cannot be written.
 void save_config(const pilot_config& config);
 
+/// Locks the config file at `path` for one load, change and save, after
+/// checking that it can be replaced (see `check_writable`). Throws
+/// `cli::error` when it cannot be locked within 5 s.
+config_lock lock_config(const std::filesystem::path& path);
+
 /// The origin of a setting's value.
 enum class setting_source {
   flag,        ///< The command's flag, such as `--registry`.

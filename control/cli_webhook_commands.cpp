@@ -126,10 +126,11 @@ void store_entry(pilot_config& config, const config_entry& entry) {
 // change.
 bool change_webhook(change_target& target, const std::string& url,
                     const webhook_change& change = {}) {
+  std::optional<config_lock> lock;
   std::optional<pilot_config> config;
   if (target.config_path) {
+    lock.emplace(lock_config(*target.config_path));
     config = load_config(*target.config_path);
-    check_writable(*target.config_path);
   }
   if (target.daemon && change.settings.empty()) {
     apply_to_daemon(*target.daemon, protocol::ipc_command::set_webhook,

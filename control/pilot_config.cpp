@@ -13,6 +13,12 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <thread>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace pilot::control {
 
@@ -115,6 +121,46 @@ void pilot_config::save() const {
   if (auto ec = actors::write_file_atomically(path_, to_text()))
     throw config_error{"cannot write config file " + path_.string() + ": "
                        + ec.message()};
+}
+
+config_lock::config_lock(const std::filesystem::path& config_path,
+                         std::chrono::milliseconds timeout) {
+  auto lock_path = config_path;
+  lock_path += ".lock";
+  auto fail = [&lock_path](const std::string& problem) {
+    return config_error{"cannot lock config file: " + lock_path.string() + ": "
+                        + problem};
+  };
+  if (auto ec = actors::create_private_directories(lock_path.parent_path()))
+    throw fail(ec.message());
+  fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+               0600);
+  if (fd_ < 0)
+    throw fail(std::strerror(errno));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    auto error = errno;
+    if ((error != EWOULDBLOCK && error != EINTR)
+        || std::chrono::steady_clock::now() >= deadline) {
+      ::close(fd_);
+      throw fail(error == EWOULDBLOCK
+                     ? "another pilotctl has held it for "
+                           + std::to_string(timeout.count()) + " ms; try again"
+                     : std::string{std::strerror(error)});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+}
+
+config_lock::config_lock(config_lock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)) {
+  // nop
+}
+
+config_lock::~config_lock() {
+  // Closing the file releases the lock.
+  if (fd_ >= 0)
+    ::close(fd_);
 }
 
 } // namespace pilot::control

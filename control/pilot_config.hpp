@@ -4,6 +4,7 @@
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -72,6 +73,30 @@ public:
 private:
   std::filesystem::path path_;
   boost::json::object values_;
+};
+
+/// An exclusive lock held while one pilotctl run loads, changes and saves a
+/// config file, so that concurrent pilotctl runs keep each other's changes. It
+/// is an advisory `flock` on `<config file>.lock`, created with mode 0600
+/// next to the file (a missing directory is created with mode 0700) and
+/// left in place. Released when destroyed.
+class config_lock {
+public:
+  /// Waits up to `timeout` for the lock. Throws `config_error` naming the
+  /// lock file when it cannot be opened or another process holds it longer.
+  explicit config_lock(const std::filesystem::path& config_path,
+                       std::chrono::milliseconds timeout
+                       = std::chrono::seconds{5});
+
+  config_lock(config_lock&& other) noexcept;
+  config_lock& operator=(config_lock&&) = delete;
+  config_lock(const config_lock&) = delete;
+  config_lock& operator=(const config_lock&) = delete;
+
+  ~config_lock();
+
+private:
+  int fd_ = -1;
 };
 
 } // namespace pilot::control

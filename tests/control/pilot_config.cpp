@@ -3,10 +3,12 @@
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 
@@ -212,4 +214,28 @@ TEST_CASE_FIXTURE(home_fixture, "config that is no object is rejected") {
   auto message = load_error(config_path());
   CHECK(message.find("line 1") != std::string::npos);
   CHECK(message.find("one JSON object") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(home_fixture, "config lock waits for its holder") {
+  using namespace std::chrono_literals;
+  std::optional<pilot::control::config_lock> held;
+  held.emplace(config_path());
+  auto lock_path = config_path();
+  lock_path += ".lock";
+  CHECK(mode_of(lock_path) == 0600);
+  CHECK(mode_of(config_path().parent_path()) == 0700);
+  std::string message;
+  try {
+    pilot::control::config_lock second{config_path(), 50ms};
+  } catch (const config_error& e) {
+    message = e.what();
+  }
+  CHECK(message
+        == "cannot lock config file: " + lock_path.string()
+               + ": another pilotctl has held it for 50 ms; try again");
+  held.reset();
+  pilot::control::config_lock third{config_path(), 50ms};
+  // The lock file stays; the config file itself is not created.
+  CHECK(std::filesystem::exists(lock_path));
+  CHECK_FALSE(std::filesystem::exists(config_path()));
 }

@@ -17,7 +17,7 @@ import stat
 import subprocess
 
 from harness import (Beacon, Node, Receiver, Registry, answer_status, binary,
-                     free_port, run, wait_until)
+                     finish_pilotctl, free_port, run, wait_until)
 from test_daemon_reload import start_with_config
 
 SECRET = "whsec_Iw20Z4NEyKQwYlPzQNJsHb0ygzZNSAh9xcI5x+c/+Sk="
@@ -332,6 +332,34 @@ def test_mistyped_secret_flags_hidden():
     registry.stop()
 
 
+def test_concurrent_changes_are_all_saved():
+    registry = Registry()
+    node = Node(registry)
+    url = "http://127.0.0.1:1/events"
+    changes = [("set-webhook", url, "--retries", "2"),
+               ("set-webhook", url, "--buffer", "8"),
+               ("set-webhook", url, "--concurrency", "3"),
+               ("set-webhook", url, "--timeout", "2s"),
+               ("set-webhook", url, "--events", "conn.*"),
+               ("config", "--set", "hostname=racer"),
+               ("config", "--set", "keepalive=10s")]
+    # Each run loads, changes and saves the file; without the lock on it,
+    # a run that loaded before another saved would drop that change.
+    for _ in range(3):
+        os.makedirs(os.path.dirname(config_path(node)), exist_ok=True)
+        write_json(config_path(node), {})
+        processes = [node.pilotctl_process(*args) for args in changes]
+        for proc in processes:
+            finish_pilotctl(proc, 30)
+        config = read_config(node)
+        expected = {"webhook": url, "webhook-retries": 2,
+                    "webhook-buffer": 8, "webhook-concurrency": 3,
+                    "webhook-timeout": "2s", "webhook-events": "conn.*",
+                    "hostname": "racer", "keepalive": "10s"}
+        assert config == expected, config
+    registry.stop()
+
+
 if __name__ == "__main__":
     run([
         test_filter_retries_and_secret_from_set_webhook,
@@ -339,4 +367,5 @@ if __name__ == "__main__":
         test_sighup_applies_every_webhook_setting,
         test_invalid_values_are_rejected_everywhere,
         test_mistyped_secret_flags_hidden,
+        test_concurrent_changes_are_all_saved,
     ])
