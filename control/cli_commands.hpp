@@ -89,6 +89,10 @@ success run_connect(const command_line& cmd);
 /// `--data`.
 success run_send(const command_line& cmd);
 
+/// `send-datagram <target> <port> --data d`: sends one datagram, which
+/// raises `data.datagram` at the target, and returns `{target, port, bytes}`.
+success run_send_datagram(const command_line& cmd);
+
 /// `recv <port> [--count 1] [--timeout 30s]`: binds the port and returns
 /// one read of each of the first `count` connections to it.
 success run_recv(const command_line& cmd);

@@ -452,6 +452,15 @@ success bench_result(const std::string& address, const bench_run& run) {
           text};
 }
 
+// Returns the value of `--data`; throws when it is missing or empty.
+std::string required_data(const command_line& cmd, std::string_view usage) {
+  auto data = cmd.value("data").value_or("");
+  if (data.empty())
+    throw error{code::invalid_argument, "--data is required",
+                "usage: pilotctl " + std::string{usage}};
+  return data;
+}
+
 } // namespace
 
 success run_connect(const command_line& cmd) {
@@ -475,15 +484,28 @@ success run_send(const command_line& cmd) {
       = "send <address|hostname> <port> --data d [--timeout 30s]";
   check_operands(cmd, 2, 2, usage);
   auto port = parse_port(cmd.positional(2), usage);
-  auto data = cmd.value("data").value_or("");
-  if (data.empty())
-    throw error{code::invalid_argument, "--data is required",
-                "usage: pilotctl " + std::string{usage}};
+  auto data = required_data(cmd, usage);
   auto timeout = timeout_flag(cmd, std::chrono::seconds{30});
   daemon_client daemon{configured_socket(cmd)};
   auto target = resolve_target(daemon, cmd, cmd.positional(1));
   auto response = exchange(daemon, target, port, data, timeout);
   return exchange_result(target, port, data, response);
+}
+
+success run_send_datagram(const command_line& cmd) {
+  constexpr std::string_view usage
+      = "send-datagram <address|hostname> <port> --data d";
+  check_operands(cmd, 2, 2, usage);
+  auto port = parse_port(cmd.positional(2), usage);
+  auto data = required_data(cmd, usage);
+  daemon_client daemon{configured_socket(cmd)};
+  auto target = resolve_target(daemon, cmd, cmd.positional(1));
+  daemon.send_datagram(target, port, data);
+  auto address = protocol::to_string(target);
+  return {boost::json::object{
+              {"target", address}, {"port", port}, {"bytes", data.size()}},
+          "sent " + std::to_string(data.size()) + " bytes to " + address + ":"
+              + std::to_string(port)};
 }
 
 success run_recv(const command_line& cmd) {

@@ -126,6 +126,16 @@ std::uint32_t daemon_client::dial(protocol::address address, std::uint16_t port,
   return *conn_id;
 }
 
+void daemon_client::send_datagram(protocol::address address, std::uint16_t port,
+                                  std::string_view data) {
+  throw_unclaimed_error();
+  protocol::send_to_request datagram{
+      {address.network, address.node}, port, std::string{data}};
+  write(ipc_command::send_to, protocol::encode_send_to(datagram),
+        clock_type::now() + reply_timeout);
+  call_json(ipc_command::info, {});
+}
+
 void daemon_client::send(std::uint32_t conn_id, std::string_view data,
                          clock_type::time_point deadline) {
   throw_unclaimed_error();

@@ -89,6 +89,13 @@ public:
   void send(std::uint32_t conn_id, std::string_view data,
             clock_type::time_point deadline);
 
+  /// Sends one datagram to `address`:`port` from an ephemeral port. The
+  /// daemon answers SendTo only when it fails, so an Info request after it
+  /// shows that it was taken; a failure is thrown as `connection_failed`
+  /// with the daemon's message, such as `resolve node 404: not found`.
+  void send_datagram(protocol::address address, std::uint16_t port,
+                     std::string_view data);
+
   /// Waits until `deadline` for the connection's next data and returns at
   /// most `max_bytes` of one Recv, or its end of stream. Returns nothing
   /// when the deadline passes first.

@@ -564,6 +564,23 @@ def test_datagram_reaches_listener(world):
 
 
 @with_world(beacon=False)
+def test_send_datagram_command_raises_event(world):
+    a, b = world.peer(), world.peer()
+    data = a.node.ok("send-datagram", b.address, "5004", "--data", "hi there")
+    assert data == {"target": b.address, "port": 5004, "bytes": 8}, data
+    event = b.receiver.wait_for_data("data.datagram",
+                                     lambda d: d["dst_port"] == 5004)
+    assert event["src_addr"] == a.address, event
+    assert event["size"] == 8, event
+    code, out = a.node.pilotctl("send-datagram", "0:0000.0000.FFFF", "5004",
+                                "--data", "x")
+    assert code == 1, out
+    assert out["code"] == "connection_failed", out
+    code, out = a.node.pilotctl("send-datagram", b.address, "5004")
+    assert code == 1 and out["code"] == "invalid_argument", out
+
+
+@with_world(beacon=False)
 def test_empty_datagram_raises_no_event(world):
     a, b = world.peer(), world.peer()
     sender = a.ipc()
@@ -900,6 +917,7 @@ if __name__ == "__main__":
         test_peer_restart_rekeys_tunnel,
         test_plaintext_tunnel_adds_peer,
         test_datagram_reaches_listener,
+        test_send_datagram_command_raises_event,
         test_empty_datagram_raises_no_event,
         test_large_datagram_arrives_whole,
         test_idle_connection_times_out,
