@@ -1,7 +1,8 @@
 #include "webhook/detail/connection_pool.hpp"
 
-#include <boost/asio/buffer.hpp>
-#include <boost/asio/error.hpp>
+#include <cerrno>
+
+#include <sys/socket.h>
 
 namespace pilot::webhook::detail {
 
@@ -20,18 +21,16 @@ void close(idle_connection& connection) {
 // An idle HTTP connection has nothing to read. A readable socket means the
 // server closed it (end of file, after a TLS close_notify alert for TLS)
 // or sent unsolicited bytes, so it cannot carry the next request.
+// MSG_DONTWAIT makes this one peek return at once, without the two fcntl
+// calls that switching the socket to non-blocking mode and back would take.
 bool is_reusable(idle_connection& connection) {
   auto& socket = socket_of(connection);
-  boost::system::error_code ec;
-  socket.non_blocking(true, ec);
-  if (ec)
+  if (!socket.is_open())
     return false;
   char byte = 0;
-  socket.receive(boost::asio::buffer(&byte, 1),
-                 boost::asio::socket_base::message_peek, ec);
-  auto reusable = ec == boost::asio::error::would_block;
-  socket.non_blocking(false, ec);
-  return reusable && !ec;
+  auto received
+      = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 } // namespace
