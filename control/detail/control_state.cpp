@@ -2,6 +2,7 @@
 
 #include "actors/log.hpp"
 #include "protocol/go_json.hpp"
+#include "protocol/webhook_signature.hpp"
 
 #include <caf/sec.hpp>
 
@@ -43,6 +44,9 @@ std::string error_message(std::string_view command, std::string_view target,
 
 void reply_error(const reply_function& reply, std::string_view command,
                  std::string message) {
+  // Messages quote the values a client sent, which may be a secret sent
+  // under the wrong name.
+  message = protocol::hide_webhook_secrets(message);
   log::info(
       component, "ipc-request-failed", "IPC request failed",
       {{"command", std::string{command}},

@@ -4,6 +4,7 @@
 #include "tests/actors/webhook_test_data.hpp"
 #include "tests/control/control_fixture.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
@@ -105,6 +106,21 @@ TEST_CASE_FIXTURE(fixture, "malformed webhook config payload is an error") {
   // The connection stays usable.
   CHECK(call(client, ipc_command::webhook_stats).command
         == ipc_command::webhook_stats_ok);
+}
+
+TEST_CASE_FIXTURE(fixture, "secrets under wrong keys are not echoed") {
+  start();
+  auto client = connect();
+  auto key = test_secret.substr(std::string{"whsec_"}.size(), 12);
+  for (auto field : {"timeout", "events", "ca_file"}) {
+    CAPTURE(field);
+    boost::json::object payload{{field, test_secret}};
+    auto reply = call(client, ipc_command::set_webhook_config,
+                      boost::json::serialize(payload));
+    auto message = error_text(reply);
+    CHECK_FALSE(message.empty());
+    CHECK(message.find(key) == std::string::npos);
+  }
 }
 
 TEST_CASE_FIXTURE(fixture, "webhook actor rejection reaches the client") {
