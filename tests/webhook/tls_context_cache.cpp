@@ -37,6 +37,25 @@ TEST_CASE("a changed CA file replaces its context") {
   CHECK(cache.size() == 1);
 }
 
+TEST_CASE("a CA file renamed over with the old time is loaded again") {
+  test::temp_dir dir;
+  test::test_ca ca;
+  test::test_ca other_ca{"Another test CA"};
+  auto path = test::write_file(dir.path, "ca.pem", ca.certificate_pem());
+  tls_context_cache cache{4};
+  auto before = cache.get(path);
+  REQUIRE(before.has_value());
+  auto next
+      = test::write_file(dir.path, "next.pem", other_ca.certificate_pem());
+  std::filesystem::last_write_time(next,
+                                   std::filesystem::last_write_time(path));
+  std::filesystem::rename(next, path);
+  auto after = cache.get(path);
+  REQUIRE(after.has_value());
+  CHECK(*before != *after);
+  CHECK(cache.size() == 1);
+}
+
 TEST_CASE("the context cache drops the least recently used") {
   test::temp_dir dir;
   test::test_ca ca;

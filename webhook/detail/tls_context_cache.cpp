@@ -6,7 +6,8 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <filesystem>
+
+#include <sys/stat.h>
 
 namespace pilot::webhook::detail {
 
@@ -14,15 +15,22 @@ namespace {
 
 namespace ssl = boost::asio::ssl;
 
-// Identifies the content of `ca_file` by its modification time, so that a
-// file replaced in place is loaded again. Empty for the system trust store.
+// Identifies the version of `ca_file` by its inode, size and change and
+// modification times, so that a file replaced in place or renamed over the
+// path is loaded again, also when its modification time was copied from
+// the old file (`cp -p`, `touch -r`). Empty for the system trust store.
 std::string cache_key(const std::string& ca_file) {
   if (ca_file.empty())
     return {};
-  std::error_code ec;
-  auto modified = std::filesystem::last_write_time(ca_file, ec);
-  return ca_file + '\n'
-         + std::to_string(ec ? 0 : modified.time_since_epoch().count());
+  struct stat info {};
+  if (::stat(ca_file.c_str(), &info) != 0)
+    return ca_file + '\n';
+  auto nanoseconds = [](const timespec& time) {
+    return std::to_string(time.tv_sec) + "." + std::to_string(time.tv_nsec);
+  };
+  return ca_file + '\n' + std::to_string(info.st_ino) + " "
+         + std::to_string(info.st_size) + " " + nanoseconds(info.st_ctim) + " "
+         + nanoseconds(info.st_mtim);
 }
 
 tls_context_cache::lookup_result make_context(const std::string& ca_file) {

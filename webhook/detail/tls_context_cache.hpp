@@ -27,7 +27,8 @@ public:
 
   /// Returns the context that trusts only the CA certificates in
   /// `ca_file`, or the system trust store when `ca_file` is empty. Loads the
-  /// file on first use, and again once its modification time changed.
+  /// file on first use, and again once it changed (another inode, size,
+  /// change or modification time).
   lookup_result get(const std::string& ca_file);
 
   /// Returns the number of cached contexts.
