@@ -10,14 +10,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <thread>
 #include <utility>
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace pilot::control {
@@ -55,12 +54,39 @@ std::size_t error_line(std::string_view text) {
   throw config_error{message.str()};
 }
 
+// Reads the config file without ever blocking: a FIFO or device at the
+// path, or a file larger than any config, is an error.
 std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    throw config_error{"cannot read config file " + path.string() + ": "
-                       + std::strerror(errno)};
-  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  constexpr std::size_t max_config_size = 1024 * 1024;
+  auto fail = [&path](const std::string& problem) {
+    return config_error{"cannot read config file " + path.string() + ": "
+                        + problem};
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    throw fail(std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw fail("not a regular file");
+  }
+  if (static_cast<std::size_t>(info.st_size) > max_config_size) {
+    ::close(fd);
+    throw fail("larger than 1 MiB");
+  }
+  std::string text(static_cast<std::size_t>(info.st_size), '\0');
+  std::size_t filled = 0;
+  while (filled < text.size()) {
+    auto n = ::read(fd, text.data() + filled, text.size() - filled);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    filled += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  text.resize(filled);
+  return text;
 }
 
 } // namespace

@@ -239,3 +239,17 @@ TEST_CASE_FIXTURE(home_fixture, "config lock waits for its holder") {
   CHECK(std::filesystem::exists(lock_path));
   CHECK_FALSE(std::filesystem::exists(config_path()));
 }
+
+TEST_CASE_FIXTURE(home_fixture, "config that is no regular file is an error") {
+  std::filesystem::create_directories(config_path().parent_path());
+  REQUIRE(::mkfifo(config_path().c_str(), 0600) == 0);
+  // A FIFO without a writer would block a plain read forever.
+  CHECK(load_error(config_path())
+        == "cannot read config file " + config_path().string()
+               + ": not a regular file");
+  std::filesystem::remove(config_path());
+  std::filesystem::create_directory(config_path());
+  CHECK(load_error(config_path())
+        == "cannot read config file " + config_path().string()
+               + ": not a regular file");
+}
