@@ -4,7 +4,9 @@
 #include "control/config_keys.hpp"
 #include "control/daemon_client.hpp"
 #include "control/json_text.hpp"
+#include "protocol/webhook_signature.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <algorithm>
@@ -27,6 +29,27 @@ boost::json::value secrets_note(const boost::json::value& value) {
 
 // Returns the config for output: the webhook URL redacted and the signing
 // secrets counted.
+// Returns `value` with every `whsec_` secret in its strings and keys
+// hidden, wherever in the file it was put.
+boost::json::value without_secrets(const boost::json::value& value) {
+  if (value.is_string())
+    return boost::json::string{
+        protocol::hide_webhook_secrets(value.get_string())};
+  if (value.is_array()) {
+    boost::json::array items;
+    for (const auto& item : value.get_array())
+      items.push_back(without_secrets(item));
+    return items;
+  }
+  if (value.is_object()) {
+    boost::json::object members;
+    for (const auto& [key, member] : value.get_object())
+      members[protocol::hide_webhook_secrets(key)] = without_secrets(member);
+    return members;
+  }
+  return value;
+}
+
 boost::json::object redacted_values(const pilot_config& config) {
   auto values = config.values();
   if (auto* webhook = values.if_contains("webhook");
@@ -35,7 +58,7 @@ boost::json::object redacted_values(const pilot_config& config) {
   for (auto key : {"webhook-secret", "webhook_secret"})
     if (auto* secret = values.if_contains(key))
       *secret = secrets_note(*secret);
-  return values;
+  return without_secrets(values).as_object();
 }
 
 // Returns the value of `entry` for output.

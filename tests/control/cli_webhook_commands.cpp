@@ -367,3 +367,16 @@ TEST_CASE_FIXTURE(cli_fixture, "config never shows webhook secrets") {
   CHECK_FALSE(contains(shown.text, test_secret));
   CHECK_FALSE(contains(boost::json::serialize(shown.data), test_secret));
 }
+
+TEST_CASE_FIXTURE(cli_fixture, "config hides secrets under any key") {
+  auto config = pilot_config::load(home_config());
+  config.set_string("notes", "old one: " + test_secret);
+  config.set("nested", boost::json::object{{"list", {test_secret}}});
+  config.set("typo" + test_secret, 1);
+  config.save();
+  auto shown = control::cli::run_config(command({"config"}));
+  auto key = test_secret.substr(std::string{"whsec_"}.size(), 12);
+  CHECK_FALSE(contains(shown.text, key));
+  CHECK_FALSE(contains(boost::json::serialize(shown.data), key));
+  CHECK(shown.data.at("notes") == "old one: whsec_<hidden>");
+}
