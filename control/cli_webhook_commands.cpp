@@ -262,16 +262,13 @@ void add_setting(protocol::webhook_config_change& settings,
 }
 
 // Checks every option of `set-webhook` with the daemon's own checks, before
-// anything changes. A relative CA file is made absolute, because the
-// daemon runs in another directory.
+// anything changes.
 webhook_change parse_webhook_options(const command_line& cmd) {
   webhook_change change;
   for (const auto& option : webhook_options) {
     auto value = cmd.value(option.flag);
     if (!value)
       continue;
-    if (option.flag == "ca-file" && !value->empty())
-      value = std::filesystem::absolute(*value).string();
     auto entry = make_config_entry(option.key, *value);
     add_setting(change.settings, option.flag, entry.value);
     change.shown[option.flag == "ca-file" ? "ca_file" : option.flag]

@@ -8,6 +8,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
 #include <vector>
 
 namespace pilot::control::cli {
@@ -133,6 +134,11 @@ config_entry make_config_entry(std::string_view key, const std::string& value) {
                 "unknown config key \"" + std::string{key}
                     + "\" (valid keys: " + config_key_list() + ")",
                 "usage: pilotctl config --set key=value"};
+  // The daemon runs in another directory, so a relative CA file is saved
+  // as an absolute path.
+  if (name == "webhook-ca-file" && !value.empty()
+      && std::filesystem::path{value}.is_relative())
+    return make_config_entry(key, std::filesystem::absolute(value).string());
   if (spec->kind == kind::boolean && value.empty())
     throw error{code::invalid_argument,
                 "invalid value for " + name + ": expected true or false",

@@ -42,7 +42,8 @@ struct config_entry {
 /// the JSON type that the daemon's config reader expects: a boolean, a
 /// number for a count, and a string otherwise. Throws `cli::error` with
 /// `invalid_argument` for an unknown key, naming the valid ones, and for an
-/// invalid value, with the daemon's reason.
+/// invalid value, with the daemon's reason. A relative `webhook-ca-file` is
+/// made absolute, and a `webhook-events` list canonical.
 config_entry make_config_entry(std::string_view key, const std::string& value);
 
 } // namespace pilot::control::cli

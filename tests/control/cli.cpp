@@ -7,6 +7,7 @@
 #include "control/cli_settings.hpp"
 #include "control/config_keys.hpp"
 #include "protocol/webhook_url.hpp"
+#include "tests/actors/webhook_test_data.hpp"
 #include "tests/control/scoped_env.hpp"
 
 #include <doctest/doctest.h>
@@ -395,6 +396,22 @@ TEST_CASE("config entries get the daemon's types") {
   CHECK(cli::make_config_entry("webhook", "http://127.0.0.1:8080/e").value
         == boost::json::value("http://127.0.0.1:8080/e"));
   CHECK(cli::make_config_entry("hostname", "").value == boost::json::value(""));
+}
+
+TEST_CASE("a relative CA file is saved as an absolute path") {
+  scoped_env home{"HOME", "/tmp"};
+  std::string dir = "/tmp/pilot-ca-test-XXXXXX";
+  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  auto ca_file = std::filesystem::path{dir} / "ca.pem";
+  std::ofstream{ca_file} << pilot::test::test_ca_pem;
+  auto relative = std::filesystem::relative(ca_file);
+  REQUIRE(relative.is_relative());
+  auto entry = cli::make_config_entry("webhook_ca_file", relative.string());
+  CHECK(entry.value
+        == boost::json::value(std::filesystem::absolute(relative).string()));
+  std::filesystem::remove_all(dir);
+  CHECK(cli::make_config_entry("webhook-ca-file", "").value
+        == boost::json::value(""));
 }
 
 TEST_CASE("event lists are saved in canonical form") {
