@@ -6,9 +6,11 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "protocol/address.hpp"
+#include "protocol/beacon_message.hpp"
 #include "protocol/events.hpp"
 #include "protocol/ipc.hpp"
 #include "protocol/packet.hpp"
+#include "protocol/tunnel_frame.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/sec.hpp>
@@ -37,6 +39,17 @@ using detail::stream_state;
 using time_point = detail::stream_clock::time_point;
 
 constexpr std::string_view log_component = "connections";
+
+/// The largest datagram payload that reaches a peer on every path. The
+/// packet (34-byte header) is sealed in a PILS frame (36 bytes: magic,
+/// sender, nonce, tag) and may be relayed by the beacon (9 bytes), all in
+/// one IPv4 UDP datagram of at most 65507 bytes. The tunnel would drop a
+/// larger one after SendTo had succeeded.
+constexpr std::size_t max_datagram_size
+    = 65507 - protocol::relay_header_size
+      - (4 + 4 + protocol::tunnel_nonce_size + protocol::tunnel_tag_size)
+      - protocol::packet_header_size;
+static_assert(max_datagram_size == 65428);
 
 /// Control packets to this port are pings.
 constexpr std::uint16_t ping_port = 0;
@@ -1060,11 +1073,11 @@ caf::typed_response_promise<bool> send_to(self_pointer self,
     promise.deliver(unregistered_error("send_to"));
     return promise;
   }
-  if (data.size() > protocol::max_packet_payload_size) {
-    promise.deliver(
-        make_error(errc::invalid_argument,
-                   "send_to: a datagram holds at most 65535 bytes, not "
-                       + std::to_string(data.size())));
+  if (data.size() > max_datagram_size) {
+    promise.deliver(make_error(
+        errc::invalid_argument,
+        "send_to: a datagram holds at most " + std::to_string(max_datagram_size)
+            + " bytes, not " + std::to_string(data.size())));
     return promise;
   }
   auto src_port = ephemeral_port(self);

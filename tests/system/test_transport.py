@@ -402,8 +402,9 @@ def test_large_datagram_arrives_whole(world):
     a, b = world.peer(), world.peer()
     watcher = b.ipc()
     sender = a.ipc()
-    # The largest payload a PILS frame carries over IPv4 UDP.
-    payload = os.urandom(65437)
+    # The largest payload SendTo takes: it fits a PILS frame relayed by the
+    # beacon in one IPv4 UDP datagram.
+    payload = os.urandom(65428)
 
     def arrived():
         sender.send_to(b.address, 6000, payload)
@@ -578,6 +579,11 @@ def test_send_datagram_command_raises_event(world):
     assert out["code"] == "connection_failed", out
     code, out = a.node.pilotctl("send-datagram", b.address, "5004")
     assert code == 1 and out["code"] == "invalid_argument", out
+    # One byte more than a relayed PILS frame carries in IPv4 UDP.
+    code, out = a.node.pilotctl("send-datagram", b.address, "5004",
+                                "--data", "x" * 65429)
+    assert code == 1, out
+    assert "at most 65428 bytes, not 65429" in out["message"], out
 
 
 @with_world(beacon=False)

@@ -530,7 +530,7 @@ def test_transport_ipc_bad_payloads():
         (0x0B, address_a, "send_to: missing address/port"),
         (0x0B, struct.pack(">HIH", 0, 0xFFFFFFFF, 5) + b"x",
          "broadcast is not available"),
-        (0x0B, address_a + b"\x00\x05" + b"x" * 70000, "at most 65535"),
+        (0x0B, address_a + b"\x00\x05" + b"x" * 70000, "at most 65428"),
         (0x0B, struct.pack(">HIH", 0, 0, 5) + b"x", "invalid node ID"),
         (0x0B, struct.pack(">HIH", 0, 987654, 5) + b"x", "node 987654"),
         (0x00, b"", "unknown command: 0x00"),
