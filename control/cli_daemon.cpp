@@ -175,17 +175,23 @@ void create_default_config(const pilot_paths& paths) {
   std::error_code ec;
   if (std::filesystem::exists(paths.config, ec))
     return;
-  save_config(pilot_config{paths.config});
+  auto lock = lock_config(paths.config);
+  if (!std::filesystem::exists(paths.config, ec))
+    save_config(pilot_config{paths.config});
+}
+
+void check_start_operands(const command_line& cmd) {
+  if (cmd.positionals.size() > 2)
+    throw error{code::invalid_argument,
+                "unexpected argument: " + cmd.positionals[2],
+                "usage: pilotctl daemon start [--foreground] [daemon flags]"};
 }
 
 } // namespace
 
 std::vector<std::string> daemon_arguments(const command_line& cmd,
                                           const pilot_config& config) {
-  if (cmd.positionals.size() > 2)
-    throw error{code::invalid_argument,
-                "unexpected argument: " + cmd.positionals[2],
-                "usage: pilotctl daemon start [--foreground] [daemon flags]"};
+  check_start_operands(cmd);
   std::vector<std::string> args;
   // pilot-daemon takes `--name=value`, but an empty value only as the next
   // argument.
@@ -227,6 +233,7 @@ std::vector<std::string> daemon_arguments(const command_line& cmd,
 success daemon_start(const command_line& cmd) {
   auto paths = pilot_paths::resolve();
   auto config_flag = cmd.value("config");
+  check_start_operands(cmd);
   if (!config_flag)
     create_default_config(paths);
   auto config = config_flag ? load_config(std::filesystem::path{*config_flag})
