@@ -478,6 +478,13 @@ public:
         fail(offset, quote_value(key) + ": the same setting as "
                          + quote_value(previous->second)
                          + " before it; keep one of them");
+      auto opposite = name == "encrypt"      ? "no-encrypt"
+                      : name == "no-encrypt" ? "encrypt"
+                                             : "";
+      if (auto other = seen.find(opposite); other != seen.end())
+        fail(offset, quote_value(key) + ": contradicts "
+                         + quote_value(other->second)
+                         + " before it; keep one of them");
       seen.emplace(name, key);
       auto text = read_value(*spec, value, key, offset);
       try {

@@ -318,6 +318,9 @@ TEST_CASE("config file errors name the key and the line") {
       {"{\"webhook_retries\": 1,\n \"webhook-retries\": 2}",
        "line 2: \"webhook-retries\": the same setting as "
        "\"webhook_retries\" before it; keep one of them"},
+      {"{\"encrypt\": true,\n\"no_encrypt\": true}",
+       "line 2: \"no_encrypt\": contradicts \"encrypt\" before it; keep "
+       "one of them"},
       {"{\"public\": true, \"public\": false}",
        "line 1: \"public\": the same setting as \"public\" before it; "
        "keep one of them"},
