@@ -73,7 +73,7 @@ hostname_change change_hostname(const command_line& cmd,
   else if (config)
     config->set_string("hostname", hostname);
   if (config)
-    save_config(*config);
+    save_applied_config(*config);
   return {std::move(reply), path};
 }
 

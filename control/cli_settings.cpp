@@ -55,6 +55,18 @@ void save_config(const pilot_config& config) {
   }
 }
 
+void save_applied_config(const pilot_config& config) {
+  try {
+    config.save();
+  } catch (const config_error& e) {
+    throw error{code::internal,
+                std::string{"the running daemon took the change, but "}
+                    + e.what(),
+                "the change lasts until the daemon stops; make the file "
+                "writable and run the command again to keep it"};
+  }
+}
+
 config_lock lock_config(const std::filesystem::path& path) {
   check_writable(path);
   try {

@@ -42,6 +42,11 @@ pilot_config load_config(const std::filesystem::path& path);
 /// Saves config.json. Throws `cli::error` when it cannot be written.
 void save_config(const pilot_config& config);
 
+/// Saves `config` after the running daemon took the change. Throws
+/// `cli::error` saying that the change is in effect but not saved when the
+/// file cannot be written.
+void save_applied_config(const pilot_config& config);
+
 /// Locks the config file at `path` for one load, change and save, after
 /// checking that it can be replaced (see `check_writable`). Throws
 /// `cli::error` when it cannot be locked within 5 s.

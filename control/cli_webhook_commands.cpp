@@ -146,7 +146,10 @@ bool change_webhook(change_target& target, const std::string& url,
     store_entry(*config, {"webhook", boost::json::string{url}});
     for (const auto& entry : change.entries)
       store_entry(*config, entry);
-    save_config(*config);
+    if (target.daemon)
+      save_applied_config(*config);
+    else
+      save_config(*config);
   }
   return target.daemon != nullptr;
 }

@@ -398,6 +398,20 @@ TEST_CASE("config entries get the daemon's types") {
   CHECK(cli::make_config_entry("hostname", "").value == boost::json::value(""));
 }
 
+TEST_CASE("a failed save after the daemon took a change says so") {
+  pilot::control::pilot_config config{"/dev/null/config.json"};
+  try {
+    cli::save_applied_config(config);
+    FAIL("the save did not fail");
+  } catch (const cli::error& e) {
+    CHECK(std::string{e.what()}.starts_with(
+        "the running daemon took the change, but cannot write config file "
+        "/dev/null/config.json: "));
+    CHECK(std::string{e.hint()}.starts_with("the change lasts until the "
+                                            "daemon stops"));
+  }
+}
+
 TEST_CASE("a relative CA file is saved as an absolute path") {
   scoped_env home{"HOME", "/tmp"};
   std::string dir = "/tmp/pilot-ca-test-XXXXXX";
