@@ -734,6 +734,7 @@ daemon_options parse_daemon_options(int argc, const char* const argv[]) {
     std::string name{spec.name};
     if (!values.count(name))
       continue;
+    opts.command_line_flags.push_back(name);
     try {
       spec.apply(opts, values[name].as<std::string>());
     } catch (const invalid_value& e) {

@@ -99,6 +99,9 @@ struct daemon_options {
   /// Problems that do not stop the daemon, such as unknown config keys, for
   /// the caller to log once the logger is configured.
   std::vector<std::string> warnings;
+  /// The names of the flags given on the command line, which win over the
+  /// config file, such as `webhook` for `--webhook`.
+  std::vector<std::string> command_line_flags;
 };
 
 /// A command line or config file that cannot be used. The message names the

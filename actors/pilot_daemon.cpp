@@ -553,6 +553,9 @@ control_options_of(const actors::daemon_options& opts,
   result.encrypt = opts.encrypt;
   result.identity_configured = !opts.identity.empty();
   result.config_file = absolute_config_path(opts);
+  for (const auto& flag : opts.command_line_flags)
+    if (flag.starts_with("webhook"))
+      result.webhook_flags.push_back(flag);
   result.registry = opts.registry;
   result.data_dir = opts.data_dir;
   // Longer than the registry actor's own deadline, so that IPC clients get

@@ -189,6 +189,19 @@ path_or_null(const std::optional<std::filesystem::path>& path) {
   return boost::json::string{path->string()};
 }
 
+std::vector<std::string> daemon_webhook_flags(daemon_client& daemon) {
+  auto info = daemon.call_json(protocol::ipc_command::info, {});
+  std::vector<std::string> flags;
+  auto* list = info.is_object() ? info.as_object().if_contains("webhook_flags")
+                                : nullptr;
+  if (list == nullptr || !list->is_array())
+    return flags;
+  for (const auto& flag : list->get_array())
+    if (flag.is_string())
+      flags.emplace_back(flag.get_string());
+  return flags;
+}
+
 void check_writable(const std::filesystem::path& path) {
   auto dir = path.parent_path();
   std::error_code ec;

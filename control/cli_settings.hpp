@@ -114,6 +114,11 @@ void check_flags(const command_line& cmd,
 /// nothing when it reads none (started by hand without `--config`).
 std::optional<std::filesystem::path> daemon_config_path(daemon_client& daemon);
 
+/// Returns the webhook settings that the running `daemon` was given as
+/// command-line flags (Info `webhook_flags`, such as `webhook`), which win
+/// over its config file.
+std::vector<std::string> daemon_webhook_flags(daemon_client& daemon);
+
 /// Returns what a change did, for text output: applied to the running
 /// daemon or not, and saved to `saved_to`. Without `saved_to` the change
 /// went to a daemon that reads no config file and was not saved.

@@ -89,11 +89,14 @@ void apply_to_daemon(daemon_client& daemon, protocol::ipc_command command,
 struct change_target {
   std::unique_ptr<daemon_client> daemon;
   std::optional<std::filesystem::path> config_path;
+  /// The webhook settings the running daemon was given as flags, which win
+  /// over the config file at its next SIGHUP or start.
+  std::vector<std::string> webhook_flags;
 };
 
 change_target find_change_target(const command_line& cmd) {
   auto paths = pilot_paths::resolve();
-  change_target target{nullptr, paths.config};
+  change_target target{nullptr, paths.config, {}};
   try {
     target.daemon = std::make_unique<daemon_client>(configured_socket(cmd));
   } catch (const error& e) {
@@ -102,7 +105,41 @@ change_target find_change_target(const command_line& cmd) {
     return target;
   }
   target.config_path = daemon_config_path(*target.daemon);
+  target.webhook_flags = daemon_webhook_flags(*target.daemon);
   return target;
+}
+
+// Returns the config keys, of the URL and the options in `change`, that a
+// flag of the running daemon overrides at its next SIGHUP or start.
+std::vector<std::string> overridden_settings(const change_target& target,
+                                             const webhook_change& change) {
+  std::vector<std::string> changed{"webhook"};
+  for (const auto& entry : change.entries)
+    changed.push_back(entry.key);
+  std::vector<std::string> overridden;
+  for (const auto& key : changed)
+    if (std::find(target.webhook_flags.begin(), target.webhook_flags.end(), key)
+        != target.webhook_flags.end())
+      overridden.push_back(key);
+  return overridden;
+}
+
+// Adds the warning about `overridden` settings to the output, if any.
+void add_override_note(success& result,
+                       const std::vector<std::string>& overridden) {
+  if (overridden.empty())
+    return;
+  boost::json::array names;
+  std::string flags;
+  for (const auto& key : overridden) {
+    names.emplace_back(key);
+    flags += (flags.empty() ? "--" : ", --") + key;
+  }
+  result.data.as_object()["overridden_by_flags"] = std::move(names);
+  result.text += "\nnote: the daemon was started with " + flags
+                 + ", which wins over the config file: a SIGHUP or restart "
+                   "brings back the flag's value. Remove the flag from the "
+                   "daemon's command line to keep this change.";
 }
 
 // Stores `entry` in `config` under its flag name, removing the spelling
@@ -460,21 +497,25 @@ success run_set_webhook(const command_line& cmd) {
       {"config_file", path_or_null(destination.config_path)}};
   if (!change.shown.empty())
     data["settings"] = change.shown;
-  return {std::move(data), "webhook set: " + target->redacted
-                               + hidden_parts_note(*target) + "\n"
-                               + settings_text(change.shown)
-                               + change_text(applied, destination.config_path)};
+  success result{std::move(data),
+                 "webhook set: " + target->redacted + hidden_parts_note(*target)
+                     + "\n" + settings_text(change.shown)
+                     + change_text(applied, destination.config_path)};
+  add_override_note(result, overridden_settings(destination, change));
+  return result;
 }
 
 success run_clear_webhook(const command_line& cmd) {
   check_operands(cmd, 0, 0, "clear-webhook");
   auto change = find_change_target(cmd);
   bool applied = change_webhook(change, "");
-  return {
+  success result{
       boost::json::object{{"webhook", ""},
                           {"applied", applied},
                           {"config_file", path_or_null(change.config_path)}},
       "webhook cleared\n" + change_text(applied, change.config_path)};
+  add_override_note(result, overridden_settings(change, {}));
+  return result;
 }
 
 success run_webhook(const command_line& cmd) {

@@ -72,7 +72,8 @@ struct info_collector {
     const auto& options = self->state.options;
     info_settings settings{options.encrypt,      options.identity_configured,
                            uptime_secs(options), options.config_file,
-                           options.registry,     options.data_dir};
+                           options.registry,     options.data_dir,
+                           options.webhook_flags};
     reply_json(reply, ipc_command::info_ok, make_info_json(parts, settings));
   }
 };

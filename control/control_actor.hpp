@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace pilot::control {
 
@@ -43,6 +44,10 @@ struct control_options {
   /// empty when it reads none. `start_control` makes a relative path
   /// absolute, because pilotctl runs in another working directory.
   std::string config_file;
+  /// Info `webhook_flags`: the webhook settings given as command-line flags
+  /// (`webhook`, `webhook-retries`, ...). They win over the config file, also
+  /// when a SIGHUP rereads it.
+  std::vector<std::string> webhook_flags;
   /// Info `registry`: the registry address the daemon registers with.
   std::string registry;
   /// Info `data_dir`: where the data exchange service saves messages and

@@ -56,6 +56,10 @@ boost::json::object make_info_json(const info_parts& parts,
   info["address"] = node.address;
   info["config_file"] = settings.config_file;
   info["data_dir"] = settings.data_dir;
+  boost::json::array webhook_flags;
+  for (const auto& flag : settings.webhook_flags)
+    webhook_flags.emplace_back(flag);
+  info["webhook_flags"] = std::move(webhook_flags);
   info["encrypt"] = settings.encrypt;
   info["hostname"] = node.hostname;
   info["identity"] = settings.identity_configured;

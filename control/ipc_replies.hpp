@@ -9,17 +9,19 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pilot::control {
 
 /// Node facts for the Info reply that come from the daemon's configuration.
 struct info_settings {
-  bool encrypt = true;              ///< Info `encrypt`.
-  bool identity_configured = false; ///< Info `identity`.
-  std::uint64_t uptime_secs = 0;    ///< Info `uptime_secs`.
-  std::string config_file;          ///< Info `config_file`, "" when none.
-  std::string registry;             ///< Info `registry`.
-  std::string data_dir;             ///< Info `data_dir`, "" when unknown.
+  bool encrypt = true;                    ///< Info `encrypt`.
+  bool identity_configured = false;       ///< Info `identity`.
+  std::uint64_t uptime_secs = 0;          ///< Info `uptime_secs`.
+  std::string config_file;                ///< Info `config_file`, "" when none.
+  std::string registry;                   ///< Info `registry`.
+  std::string data_dir;                   ///< Info `data_dir`, "" when unknown.
+  std::vector<std::string> webhook_flags; ///< Info `webhook_flags`.
 };
 
 /// The parts of the Info reply that the daemon's actors keep. Each optional
@@ -42,8 +44,9 @@ struct info_parts {
 /// `null` without them), `registered`, `registry` and `registry_error`
 /// (the last registration or heartbeat failure, "" when none),
 /// `config_file`, the file that pilotctl updates for changes that must
-/// outlive a restart, and `data_dir`, where received messages and files
-/// are saved.
+/// outlive a restart, `webhook_flags`, the webhook settings given as flags
+/// that win over that file, and `data_dir`, where received messages and
+/// files are saved.
 boost::json::object make_info_json(const info_parts& parts,
                                    const info_settings& settings);
 

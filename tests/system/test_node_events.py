@@ -193,6 +193,29 @@ def test_set_webhook_persists_where_daemon_reads():
     registry.stop()
 
 
+def test_set_webhook_warns_about_overriding_flags():
+    registry = Registry()
+    receiver = Receiver()
+    node = Node(registry)
+    path = os.path.join(node.home, "daemon.json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("{}\n")
+    daemon = node.start_daemon("--config", path, "--webhook", receiver.url,
+                               "--webhook-retries", "1")
+    node.wait_registered()
+    info = node.ok("info")
+    assert sorted(info["webhook_flags"]) == ["webhook", "webhook-retries"]
+    data = node.ok("set-webhook", receiver.url, "--buffer", "8")
+    assert data["overridden_by_flags"] == ["webhook"], data
+    data = node.ok("set-webhook", receiver.url, "--retries", "2")
+    assert data["overridden_by_flags"] == ["webhook", "webhook-retries"], data
+    data = node.ok("clear-webhook")
+    assert data["overridden_by_flags"] == ["webhook"], data
+    assert daemon.stop() == 0
+    receiver.close()
+    registry.stop()
+
+
 def test_set_webhook_refuses_bad_urls_and_keeps_config():
     registry = Registry()
     receiver = Receiver()
@@ -243,6 +266,7 @@ if __name__ == "__main__":
         test_reregistered_after_registry_restart_without_store,
         test_daemon_stop_delivers_deregistered,
         test_set_webhook_persists_where_daemon_reads,
+        test_set_webhook_warns_about_overriding_flags,
         test_set_webhook_refuses_bad_urls_and_keeps_config,
         test_info_answers_promptly_while_registry_is_down,
     ])
