@@ -91,6 +91,21 @@ std::string read_file(const std::filesystem::path& path) {
 
 } // namespace
 
+std::filesystem::path following_links(const std::filesystem::path& path) {
+  constexpr int max_links = 8;
+  auto current = path;
+  for (int i = 0; i < max_links; ++i) {
+    std::error_code ec;
+    if (!std::filesystem::is_symlink(current, ec))
+      return current;
+    auto target = std::filesystem::read_symlink(current, ec);
+    if (ec)
+      return current;
+    current = target.is_absolute() ? target : current.parent_path() / target;
+  }
+  return current;
+}
+
 std::filesystem::path pilot_home() {
   const char* home = std::getenv("HOME");
   if (home == nullptr || *home == '\0')
@@ -144,14 +159,15 @@ std::string pilot_config::to_text() const {
 }
 
 void pilot_config::save() const {
-  if (auto ec = actors::write_file_atomically(path_, to_text()))
+  if (auto ec
+      = actors::write_file_atomically(following_links(path_), to_text()))
     throw config_error{"cannot write config file " + path_.string() + ": "
                        + ec.message()};
 }
 
 config_lock::config_lock(const std::filesystem::path& config_path,
                          std::chrono::milliseconds timeout) {
-  auto lock_path = config_path;
+  auto lock_path = following_links(config_path);
   lock_path += ".lock";
   auto fail = [&lock_path](const std::string& problem) {
     return config_error{"cannot lock config file: " + lock_path.string() + ": "
@@ -170,7 +186,7 @@ config_lock::config_lock(const std::filesystem::path& config_path,
         || std::chrono::steady_clock::now() >= deadline) {
       ::close(fd_);
       throw fail(error == EWOULDBLOCK
-                     ? "another pilotctl has held it for "
+                     ? "another process has held it for "
                            + std::to_string(timeout.count()) + " ms; try again"
                      : std::string{std::strerror(error)});
     }

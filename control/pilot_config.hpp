@@ -20,6 +20,11 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Returns the file that `path` names after following up to 8 symbolic
+/// links, so that a linked config file is replaced where it lives and the
+/// link stays. A dangling link yields its target.
+std::filesystem::path following_links(const std::filesystem::path& path);
+
 /// Returns `$HOME/.pilot`, the directory of pilotctl's files. Throws
 /// `config_error` when `HOME` is unset or empty.
 std::filesystem::path pilot_home();

@@ -232,7 +232,7 @@ TEST_CASE_FIXTURE(home_fixture, "config lock waits for its holder") {
   }
   CHECK(message
         == "cannot lock config file: " + lock_path.string()
-               + ": another pilotctl has held it for 50 ms; try again");
+               + ": another process has held it for 50 ms; try again");
   held.reset();
   pilot::control::config_lock third{config_path(), 50ms};
   // The lock file stays; the config file itself is not created.
@@ -252,4 +252,21 @@ TEST_CASE_FIXTURE(home_fixture, "config that is no regular file is an error") {
   CHECK(load_error(config_path())
         == "cannot read config file " + config_path().string()
                + ": not a regular file");
+}
+
+TEST_CASE_FIXTURE(home_fixture, "a linked config is saved where it lives") {
+  auto target = home / "etc" / "pilot.json";
+  std::filesystem::create_directories(target.parent_path());
+  std::ofstream{target} << "{}\n";
+  std::filesystem::create_directories(config_path().parent_path());
+  std::filesystem::create_symlink("../etc/pilot.json", config_path());
+  auto config = pilot_config::load(config_path());
+  config.set_string("hostname", "linked");
+  config.save();
+  CHECK(std::filesystem::is_symlink(config_path()));
+  CHECK(pilot_config::load(target).string_value("hostname") == "linked");
+  pilot::control::config_lock lock{config_path()};
+  auto lock_path = target;
+  lock_path += ".lock";
+  CHECK(std::filesystem::exists(lock_path));
 }
