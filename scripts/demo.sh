@@ -61,9 +61,10 @@ pids+=($!)
 sleep 0.5
 echo "receiver A on port $port_a, receiver B on port $port_b"
 
-step "Start the daemon with its webhook pointing at receiver A"
+step "Save the webhook for receiver A, then start the daemon, which reads it"
+show "$bin/pilotctl" set-webhook "http://127.0.0.1:$port_a/events"
 show "$bin/pilotctl" daemon start --registry "$registry" --beacon "$beacon" \
-  --listen 127.0.0.1:0 --keepalive 1s --webhook "http://127.0.0.1:$port_a/events"
+  --listen 127.0.0.1:0 --keepalive 1s
 sleep 0.5
 echo "receiver A printed:"
 sed 's/^/  A| /' "$work/receiver-a.out"
