@@ -468,7 +468,8 @@ public:
       std::replace(name.begin(), name.end(), '_', '-');
       const auto* spec = find_flag(name);
       if (!spec) {
-        unknown.push_back(key);
+        if (std::find(unknown.begin(), unknown.end(), key) == unknown.end())
+          unknown.push_back(key);
         if (auto err = skip(value))
           fail(location(doc.value_unsafe()), syntax_error(err, "in", key));
         last_key_ = key;

@@ -284,7 +284,8 @@ TEST_CASE("config file unknown keys become one warning") {
   temp_dir dir;
   auto config = dir.write(
       "config.json",
-      R"({"keepalive":"5s","colour":"blue","nested":{"a":[1,2,{"b":null}]}})");
+      R"({"keepalive":"5s","colour":"blue","nested":{"a":[1,2,{"b":null}]},)"
+      R"("colour":"red"})");
   auto opts = parse({"--config", config});
   CHECK(opts.keepalive == 5s);
   REQUIRE(opts.warnings.size() == 1);
