@@ -187,6 +187,27 @@ void check_start_operands(const command_line& cmd) {
                 "usage: pilotctl daemon start [--foreground] [daemon flags]"};
 }
 
+// Throws when the socket given by flag or environment is served by another
+// daemon than the one in the PID file, which `daemon stop` would stop.
+void check_same_daemon(const command_line& cmd, pid_t pid_file_pid) {
+  auto explicit_socket = socket_setting(cmd, pilot_config{{}});
+  if (explicit_socket.source == setting_source::fallback)
+    return;
+  auto info = query_daemon_info(explicit_socket.value, probe_timeout);
+  auto* served_by = info ? info->if_contains("pid") : nullptr;
+  if (served_by == nullptr || !served_by->is_int64()
+      || served_by->get_int64() == pid_file_pid)
+    return;
+  auto other = std::to_string(served_by->get_int64());
+  throw error{
+      code::invalid_argument,
+      "the daemon on " + explicit_socket.value + " (" + explicit_socket.origin
+          + ") is pid " + other + ", but the PID file names pid "
+          + std::to_string(pid_file_pid) + "; nothing was stopped",
+      "stop pid " + other + " with kill, or drop " + explicit_socket.origin
+          + " to stop the daemon that pilotctl started"};
+}
+
 } // namespace
 
 std::vector<std::string> daemon_arguments(const command_line& cmd,
@@ -286,6 +307,7 @@ success daemon_stop(const command_line& cmd) {
     throw error{code::not_running,
                 "daemon is not running (cleaned up stale state)"};
   }
+  check_same_daemon(cmd, *pid);
   bool forced = terminate_process(*pid, stop_grace);
   std::filesystem::remove(paths.pid_file, ignored);
   boost::json::object data{{"pid", *pid}};

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <utility>
 
+#include <unistd.h>
+
 namespace pilot::control {
 
 namespace log = actors::log;
@@ -70,10 +72,10 @@ struct info_collector {
     if (--missing > 0)
       return;
     const auto& options = self->state.options;
-    info_settings settings{options.encrypt,      options.identity_configured,
-                           uptime_secs(options), options.config_file,
-                           options.registry,     options.data_dir,
-                           options.webhook_flags};
+    info_settings settings{options.encrypt,       options.identity_configured,
+                           uptime_secs(options),  options.config_file,
+                           options.registry,      options.data_dir,
+                           options.webhook_flags, ::getpid()};
     reply_json(reply, ipc_command::info_ok, make_info_json(parts, settings));
   }
 };

@@ -56,6 +56,7 @@ boost::json::object make_info_json(const info_parts& parts,
   info["address"] = node.address;
   info["config_file"] = settings.config_file;
   info["data_dir"] = settings.data_dir;
+  info["pid"] = settings.pid;
   boost::json::array webhook_flags;
   for (const auto& flag : settings.webhook_flags)
     webhook_flags.emplace_back(flag);

@@ -22,6 +22,7 @@ struct info_settings {
   std::string registry;                   ///< Info `registry`.
   std::string data_dir;                   ///< Info `data_dir`, "" when unknown.
   std::vector<std::string> webhook_flags; ///< Info `webhook_flags`.
+  std::int64_t pid = 0;                   ///< Info `pid`, the daemon's.
 };
 
 /// The parts of the Info reply that the daemon's actors keep. Each optional
@@ -46,7 +47,7 @@ struct info_parts {
 /// `config_file`, the file that pilotctl updates for changes that must
 /// outlive a restart, `webhook_flags`, the webhook settings given as flags
 /// that win over that file, and `data_dir`, where received messages and
-/// files are saved.
+/// files are saved, and `pid`, the daemon's process ID.
 boost::json::object make_info_json(const info_parts& parts,
                                    const info_settings& settings);
 

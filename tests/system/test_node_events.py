@@ -216,6 +216,27 @@ def test_set_webhook_warns_about_overriding_flags():
     registry.stop()
 
 
+def test_daemon_stop_refuses_another_daemons_socket():
+    registry = Registry()
+    node, other = Node(registry), Node(registry)
+    started = node.ok("daemon", "start", "--registry", registry.address,
+                      "--socket", node.socket, "--listen", "127.0.0.1:0")
+    other_daemon = other.start_daemon()
+    other.wait_registered()
+    # PILOT_SOCKET names the other daemon; the PID file names node's.
+    node.socket, own_socket = other.socket, node.socket
+    code, out = node.pilotctl("daemon", "stop")
+    node.socket = own_socket
+    assert code == 1, out
+    assert out["code"] == "invalid_argument", out
+    assert f"but the PID file names pid {started['pid']}" in out["message"]
+    assert other_daemon.running()
+    assert node.ok("info")["pid"] == started["pid"]
+    assert node.ok("daemon", "stop")["pid"] == started["pid"]
+    assert other_daemon.stop() == 0
+    registry.stop()
+
+
 def test_set_webhook_refuses_bad_urls_and_keeps_config():
     registry = Registry()
     receiver = Receiver()
@@ -267,6 +288,7 @@ if __name__ == "__main__":
         test_daemon_stop_delivers_deregistered,
         test_set_webhook_persists_where_daemon_reads,
         test_set_webhook_warns_about_overriding_flags,
+        test_daemon_stop_refuses_another_daemons_socket,
         test_set_webhook_refuses_bad_urls_and_keeps_config,
         test_info_answers_promptly_while_registry_is_down,
     ])
