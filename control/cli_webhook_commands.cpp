@@ -94,14 +94,16 @@ struct change_target {
   std::vector<std::string> webhook_flags;
 };
 
+// HOME is needed only when no daemon runs, or to find the socket in
+// config.json.
 change_target find_change_target(const command_line& cmd) {
-  auto paths = pilot_paths::resolve();
-  change_target target{nullptr, paths.config, {}};
+  change_target target{nullptr, std::nullopt, {}};
   try {
     target.daemon = std::make_unique<daemon_client>(configured_socket(cmd));
   } catch (const error& e) {
     if (e.code() != code::not_running)
       throw;
+    target.config_path = pilot_paths::resolve().config;
     return target;
   }
   target.config_path = daemon_config_path(*target.daemon);
