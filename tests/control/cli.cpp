@@ -398,6 +398,20 @@ TEST_CASE("config entries get the daemon's types") {
   CHECK(cli::make_config_entry("hostname", "").value == boost::json::value(""));
 }
 
+TEST_CASE("daemon start checks its arguments before creating config") {
+  std::string home = "/tmp/pilot-start-test-XXXXXX";
+  REQUIRE(::mkdtemp(home.data()) != nullptr);
+  scoped_env home_env{"HOME", home.c_str()};
+  try {
+    cli::daemon_start(parse({"daemon", "start", "bogus"}));
+    FAIL("daemon start took an unexpected argument");
+  } catch (const cli::error& e) {
+    CHECK(std::string{e.code()} == "invalid_argument");
+  }
+  CHECK_FALSE(std::filesystem::exists(home + "/.pilot/config.json"));
+  std::filesystem::remove_all(home);
+}
+
 TEST_CASE("a failed save after the daemon took a change says so") {
   pilot::control::pilot_config config{"/dev/null/config.json"};
   try {

@@ -233,6 +233,18 @@ TEST_CASE_FIXTURE(cli_fixture,
   CHECK_FALSE(std::filesystem::exists(home_config()));
 }
 
+TEST_CASE_FIXTURE(cli_fixture, "set webhook needs no HOME with a daemon") {
+  start_with_home_config();
+  scoped_env no_home{"HOME", nullptr};
+  auto result = control::cli::run_set_webhook(
+      command({"set-webhook", "http://127.0.0.1:8080/hook"}));
+  CHECK(result.data.at("applied") == true);
+  CHECK(result.data.at("config_file")
+        == boost::json::value(home_config().string()));
+  auto cleared = control::cli::run_clear_webhook(command({"clear-webhook"}));
+  CHECK(cleared.data.at("applied") == true);
+}
+
 TEST_CASE_FIXTURE(cli_fixture, "set webhook without daemon saves options") {
   auto result = control::cli::run_set_webhook(
       command({"set-webhook", "http://127.0.0.1:8080/hook", "--retries", "3",
