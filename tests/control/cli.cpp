@@ -398,7 +398,7 @@ TEST_CASE("config entries get the daemon's types") {
   CHECK(cli::make_config_entry("hostname", "").value == boost::json::value(""));
 }
 
-TEST_CASE("daemon start checks its arguments before creating config") {
+TEST_CASE("daemon start checks arguments first") {
   std::string home = "/tmp/pilot-start-test-XXXXXX";
   REQUIRE(::mkdtemp(home.data()) != nullptr);
   scoped_env home_env{"HOME", home.c_str()};
@@ -412,7 +412,7 @@ TEST_CASE("daemon start checks its arguments before creating config") {
   std::filesystem::remove_all(home);
 }
 
-TEST_CASE("a failed save after the daemon took a change says so") {
+TEST_CASE("unsaved applied change is reported") {
   pilot::control::pilot_config config{"/dev/null/config.json"};
   try {
     cli::save_applied_config(config);
@@ -426,7 +426,7 @@ TEST_CASE("a failed save after the daemon took a change says so") {
   }
 }
 
-TEST_CASE("a relative CA file is saved as an absolute path") {
+TEST_CASE("relative CA file is saved absolute") {
   scoped_env home{"HOME", "/tmp"};
   std::string dir = "/tmp/pilot-ca-test-XXXXXX";
   REQUIRE(::mkdtemp(dir.data()) != nullptr);

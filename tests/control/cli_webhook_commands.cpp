@@ -217,8 +217,7 @@ TEST_CASE_FIXTURE(cli_fixture, "set webhook takes two secrets or clears") {
       pilot_config::load(home_config()).values().contains("webhook-secret"));
 }
 
-TEST_CASE_FIXTURE(cli_fixture,
-                  "set webhook without config file saves nothing") {
+TEST_CASE_FIXTURE(cli_fixture, "set webhook without config saves nothing") {
   start();
   auto result = control::cli::run_set_webhook(
       command({"set-webhook", "http://127.0.0.1:8080/hook", "--retries", "2"}));
@@ -233,7 +232,7 @@ TEST_CASE_FIXTURE(cli_fixture,
   CHECK_FALSE(std::filesystem::exists(home_config()));
 }
 
-TEST_CASE_FIXTURE(cli_fixture, "set webhook needs no HOME with a daemon") {
+TEST_CASE_FIXTURE(cli_fixture, "set webhook needs no HOME") {
   start_with_home_config();
   scoped_env no_home{"HOME", nullptr};
   auto result = control::cli::run_set_webhook(

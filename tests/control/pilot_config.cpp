@@ -240,7 +240,7 @@ TEST_CASE_FIXTURE(home_fixture, "config lock waits for its holder") {
   CHECK_FALSE(std::filesystem::exists(config_path()));
 }
 
-TEST_CASE_FIXTURE(home_fixture, "config that is no regular file is an error") {
+TEST_CASE_FIXTURE(home_fixture, "non-regular config file is an error") {
   std::filesystem::create_directories(config_path().parent_path());
   REQUIRE(::mkfifo(config_path().c_str(), 0600) == 0);
   // A FIFO without a writer would block a plain read forever.
@@ -254,7 +254,7 @@ TEST_CASE_FIXTURE(home_fixture, "config that is no regular file is an error") {
                + ": not a regular file");
 }
 
-TEST_CASE_FIXTURE(home_fixture, "a linked config is saved where it lives") {
+TEST_CASE_FIXTURE(home_fixture, "linked config saved at its target") {
   auto target = home / "etc" / "pilot.json";
   std::filesystem::create_directories(target.parent_path());
   std::ofstream{target} << "{}\n";

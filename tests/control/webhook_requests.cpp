@@ -108,7 +108,7 @@ TEST_CASE_FIXTURE(fixture, "malformed webhook config payload is an error") {
         == ipc_command::webhook_stats_ok);
 }
 
-TEST_CASE_FIXTURE(fixture, "secrets under wrong keys are not echoed") {
+TEST_CASE_FIXTURE(fixture, "misplaced secrets are not echoed") {
   start();
   auto client = connect();
   auto key = test_secret.substr(std::string{"whsec_"}.size(), 12);

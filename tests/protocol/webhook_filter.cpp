@@ -99,7 +99,7 @@ TEST_CASE("items combine and whitespace around them is ignored") {
   CHECK(filter.text() == "handshake.*,trust.revoked,node.registered");
 }
 
-TEST_CASE("a repeated item appears once in the text") {
+TEST_CASE("repeated item appears once") {
   auto filter = parsed("conn.*, conn.fin,conn.*,conn.fin");
   CHECK(filter.text() == "conn.*,conn.fin");
 }

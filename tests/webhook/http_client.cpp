@@ -1129,7 +1129,7 @@ TEST_CASE("a changed CA file is loaded again") {
   CHECK(client.post(https_request(server.port(), ca_file)).status == 200);
 }
 
-TEST_CASE("a kept TLS connection ends when its CA file changes") {
+TEST_CASE("kept TLS connection ends on CA change") {
   tls_fixture pki;
   auto ca_file = pki.write("replaced.pem", pki.ca.certificate_pem());
   tls_server server{pki.server_identity};

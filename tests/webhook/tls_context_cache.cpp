@@ -37,7 +37,7 @@ TEST_CASE("a changed CA file replaces its context") {
   CHECK(cache.size() == 1);
 }
 
-TEST_CASE("a CA file renamed over with the old time is loaded again") {
+TEST_CASE("CA file renamed over is reloaded") {
   test::temp_dir dir;
   test::test_ca ca;
   test::test_ca other_ca{"Another test CA"};
