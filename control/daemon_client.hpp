@@ -90,9 +90,9 @@ public:
             clock_type::time_point deadline);
 
   /// Sends one datagram to `address`:`port` from an ephemeral port. The
-  /// daemon answers SendTo only when it fails, so an Info request after it
-  /// shows that it was taken; a failure is thrown as `connection_failed`
-  /// with the daemon's message, such as `resolve node 404: not found`.
+  /// daemon replies to SendTo only on failure, so an Info request follows
+  /// to learn the outcome. A failure is thrown as `connection_failed` with
+  /// the daemon's message, such as `resolve node 404: not found`.
   void send_datagram(protocol::address address, std::uint16_t port,
                      std::string_view data);
 

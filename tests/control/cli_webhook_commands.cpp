@@ -385,9 +385,9 @@ TEST_CASE_FIXTURE(cli_fixture, "config hides secrets under any key") {
   config.set("nested", boost::json::object{{"list", {test_secret}}});
   config.set("typo" + test_secret, 1);
   config.save();
-  auto shown = control::cli::run_config(command({"config"}));
+  auto output = control::cli::run_config(command({"config"}));
   auto key = test_secret.substr(std::string{"whsec_"}.size(), 12);
-  CHECK_FALSE(contains(shown.text, key));
-  CHECK_FALSE(contains(boost::json::serialize(shown.data), key));
-  CHECK(shown.data.at("notes") == "old one: whsec_<hidden>");
+  CHECK_FALSE(contains(output.text, key));
+  CHECK_FALSE(contains(boost::json::serialize(output.data), key));
+  CHECK(output.data.at("notes") == "old one: whsec_<hidden>");
 }

@@ -218,8 +218,8 @@ TEST_CASE_FIXTURE(home_fixture, "config that is no object is rejected") {
 
 TEST_CASE_FIXTURE(home_fixture, "config lock waits for its holder") {
   using namespace std::chrono_literals;
-  std::optional<pilot::control::config_lock> held;
-  held.emplace(config_path());
+  std::optional<pilot::control::config_lock> holder;
+  holder.emplace(config_path());
   auto lock_path = config_path();
   lock_path += ".lock";
   CHECK(mode_of(lock_path) == 0600);
@@ -233,7 +233,7 @@ TEST_CASE_FIXTURE(home_fixture, "config lock waits for its holder") {
   CHECK(message
         == "cannot lock config file: " + lock_path.string()
                + ": another process has held it for 50 ms; try again");
-  held.reset();
+  holder.reset();
   pilot::control::config_lock third{config_path(), 50ms};
   // The lock file stays; the config file itself is not created.
   CHECK(std::filesystem::exists(lock_path));

@@ -169,10 +169,12 @@ def test_set_webhook_persists_where_daemon_reads():
     daemon = node.start_daemon()
     node.wait_registered()
     data = node.ok("set-webhook", receiver.url)
-    assert data["applied"] is True and data["config_file"] is None, data
+    assert data["applied"] is True, data
+    assert data["config_file"] is None, data
     assert not os.path.exists(path)
     node.ok("clear-webhook")
     assert daemon.stop() == 0
+
     # `pilotctl daemon start` creates config.json and has the daemon read it,
     # so a SIGHUP applies what set-webhook saved there.
     started = node.ok("daemon", "start", "--registry", registry.address,
@@ -181,6 +183,7 @@ def test_set_webhook_persists_where_daemon_reads():
     data = node.ok("set-webhook", receiver.url)
     assert data["config_file"] == path, data
     assert read_config(node)["webhook"] == receiver.url
+
     config = read_config(node)
     config["webhook-retries"] = 2
     with open(path, "w", encoding="utf-8") as f:

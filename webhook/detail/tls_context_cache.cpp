@@ -15,10 +15,10 @@ namespace {
 
 namespace ssl = boost::asio::ssl;
 
-// Identifies the version of `ca_file` by its inode, size and change and
-// modification times, so that a file replaced in place or renamed over the
-// path is loaded again, also when its modification time was copied from
-// the old file (`cp -p`, `touch -r`). Empty for the system trust store.
+// Returns the key of the current version of `ca_file`: its inode, size,
+// change time and modification time. A file renamed over the path gets a new
+// key even when `cp -p` or `touch -r` copied the old modification time.
+// Empty for the system trust store.
 std::string cache_key(const std::string& ca_file) {
   if (ca_file.empty())
     return {};
